@@ -1,0 +1,65 @@
+//! Connection pools and the classification of database errors.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// Opens a pool of at most `max_connections` to `url`.
+///
+/// The pool connects lazily but checks one connection now, so a wrong URL fails at
+/// start with the driver's message.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.application_name("ledgerd"))
+        .await
+}
+
+/// What a database error means to the layers above; decided here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// A unique or primary-key constraint rejected the write; carries its name.
+    UniqueViolation(&'static str),
+    /// A foreign key rejected the write.
+    ForeignKeyViolation,
+    /// The append-only guard of the event log rejected an UPDATE, DELETE or TRUNCATE.
+    AppendOnly,
+    /// A serialization failure or deadlock: the transaction may be retried.
+    Retryable,
+    /// Anything else.
+    Other,
+}
+
+/// Constraint names this code base reacts to, so a match on a name is checked here.
+const KNOWN_UNIQUE_CONSTRAINTS: &[&str] = &[
+    "events_pkey",
+    "api_keys_key_hash_key",
+    "event_mappings_version_key",
+    "webhook_deliveries_event_endpoint_key",
+    "rate_limits_client_window_key",
+];
+
+/// Classifies `err` by SQLSTATE and constraint name, never by message text.
+pub fn classify(err: &sqlx::Error) -> DbErrorKind {
+    let sqlx::Error::Database(db) = err else {
+        return DbErrorKind::Other;
+    };
+    match db.code().as_deref() {
+        Some("23505") => {
+            let name = db.constraint().unwrap_or_default();
+            let known = KNOWN_UNIQUE_CONSTRAINTS
+                .iter()
+                .find(|known| **known == name)
+                .copied()
+                .unwrap_or("unknown");
+            DbErrorKind::UniqueViolation(known)
+        }
+        Some("23503") => DbErrorKind::ForeignKeyViolation,
+        Some("23001") => DbErrorKind::AppendOnly,
+        Some("40001") | Some("40P01") => DbErrorKind::Retryable,
+        _ => DbErrorKind::Other,
+    }
+}

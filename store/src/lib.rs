@@ -1,0 +1,15 @@
+//! Persistence for Integration Ledger: everything that talks to PostgreSQL below the
+//! domain.
+//!
+//! # Layout
+//! - [`db`]: connection pools and the one place where database errors are classified.
+//! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
+//! - [`managed`]: a private PostgreSQL cluster started from the installed server
+//!   binaries when no `DATABASE_URL` is given (DESIGN decision 12).
+//! - [`audit`]: recomputes every stream's hash chain in Rust, independently of the
+//!   database trigger that wrote it, and names the first broken link.
+
+pub mod audit;
+pub mod db;
+pub mod managed;
+pub mod migrate;

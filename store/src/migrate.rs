@@ -1,0 +1,44 @@
+//! The embedded migrations and partition upkeep.
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::PgPool;
+
+/// The migrations of `migrations/`, embedded in the binary at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// How many months of `integration_events` partitions are kept created ahead.
+pub const PARTITION_MONTHS_AHEAD: i32 = 3;
+
+/// Applies every migration not yet applied; applying them again is a no-op.
+#[tracing::instrument(skip_all, err)]
+pub async fn run(pool: &PgPool) -> Result<(), MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether every embedded migration has been applied to this database.
+pub async fn is_up_to_date(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> = match sqlx::query_scalar(
+        "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await
+    {
+        Ok(rows) => rows,
+        // The bookkeeping table does not exist: nothing has been applied yet.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(MIGRATOR
+        .iter()
+        .all(|m| applied.binary_search(&m.version).is_ok()))
+}
+
+/// Creates the monthly partitions of `integration_events` up to
+/// [`PARTITION_MONTHS_AHEAD`] months ahead; returns how many were created.
+#[tracing::instrument(skip_all, err)]
+pub async fn ensure_partitions(pool: &PgPool) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT ledger_ensure_event_partitions($1)")
+        .bind(PARTITION_MONTHS_AHEAD)
+        .fetch_one(pool)
+        .await
+}
