@@ -44,7 +44,7 @@ pub enum ManagedError {
     #[error("running as root and neither the `postgres` nor the `nobody` user exists to run PostgreSQL as")]
     NoUnprivilegedUser,
     /// A file system operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
@@ -386,7 +386,7 @@ pub fn find_bin_dir() -> Result<PathBuf, ManagedError> {
                 Some((version, e.path().join("bin")))
             })
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
         candidates.extend(versions.into_iter().map(|(_, dir)| dir));
     }
     candidates

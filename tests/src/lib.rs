@@ -6,12 +6,15 @@
 //!   of `DATABASE_URL` when that is set, else on one managed temporary cluster per
 //!   test binary, removed when the binary exits.
 //!
+//! - [`process`]: the real `ledgerd` program as a child process.
+//!
 //! Databases are cloned from a template migrated once per test binary, so a fresh
 //! database costs a file copy, not a migration run.
 
 #![allow(clippy::unwrap_used)] // test support: a failure here is a test failure
 
-use std::path::PathBuf;
+pub mod process;
+
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -200,11 +203,4 @@ impl TestDatabase {
         let pool = PgPool::connect(&url).await.unwrap();
         Self { name, url, pool }
     }
-}
-
-/// The folder of the `ledgerd` binary built for these tests (`target/debug`).
-pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/debug/deps/<test binary>
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
 }

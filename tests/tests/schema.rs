@@ -1,5 +1,7 @@
 //! The schema: migrations, the seed tables, the append-only log and its hash chain.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 use sqlx::Row as _;
 use tests::TestDatabase;
 
