@@ -2,6 +2,8 @@
 //! domain.
 //!
 //! # Layout
+//! - [`commands`]: the command path over cqrs-es's event-sourced store (postgres-es),
+//!   with retries on concurrent appends.
 //! - [`db`]: connection pools and the one place where database errors are classified.
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
 //! - [`managed`]: a private PostgreSQL cluster started from the installed server
@@ -10,6 +12,7 @@
 //!   database trigger that wrote it, and names the first broken link.
 
 pub mod audit;
+pub mod commands;
 pub mod db;
 pub mod managed;
 pub mod migrate;

@@ -1,0 +1,328 @@
+//! Checkpointed subscriptions over the event log (DESIGN decision 2).
+//!
+//! A subscription reads events in the global order `(tx_id, position)`, only below
+//! `pg_snapshot_xmin(pg_current_snapshot())`: every transaction with a smaller id has
+//! ended, so no event can later appear behind the cursor (a plain sequence would skip
+//! an event whose transaction commits late). Each batch is applied and the checkpoint
+//! advanced in one transaction, so a crash replays a batch and never loses or doubles
+//! an effect. A session advisory lock, held on a connection of its own, keeps one
+//! instance active across all processes; the checkpoint update is also fenced on the
+//! position it started from. New events wake the loop through `LISTEN ledger_events`;
+//! it polls as a fallback.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgListener, PgRow};
+use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
+use tokio_util::sync::CancellationToken;
+
+/// One event of the log, as subscribers see it.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The inserting transaction's id (first part of the global order).
+    pub tx_id: i64,
+    /// The identity position (second part of the global order).
+    pub position: i64,
+    /// The aggregate type, e.g. `Endpoint`.
+    pub aggregate_type: String,
+    /// The stream id within the aggregate type.
+    pub aggregate_id: String,
+    /// The event's sequence in its stream.
+    pub sequence: i64,
+    /// The domain event type.
+    pub event_type: String,
+    /// The domain event version.
+    pub event_version: String,
+    /// The serialized domain event.
+    pub payload: serde_json::Value,
+    /// The command metadata (actor, request id, correlation and causation ids).
+    pub metadata: serde_json::Value,
+    /// When the database recorded it.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Where a subscription is in the global order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    /// The last applied event's transaction id.
+    pub tx_id: i64,
+    /// The last applied event's position.
+    pub position: i64,
+}
+
+/// Why a handler could not apply a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The database failed; the batch will be retried.
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+    /// The checkpoint moved under this batch (another instance applied it); the batch
+    /// was rolled back and the checkpoint is read again.
+    #[error("the checkpoint moved under this batch")]
+    Superseded,
+    /// This event cannot be applied: the subscription stops, naming it.
+    #[error("cannot apply event at position {position} ({event_type}): {reason}")]
+    Poison {
+        /// The event's position.
+        position: i64,
+        /// The event's type.
+        event_type: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a subscription does with the events it reads.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// The subscription's name: its checkpoint's key.
+    fn name(&self) -> &str;
+
+    /// Applies `events` (in global order) inside `tx`, which also advances the
+    /// checkpoint. Must be deterministic given the same events.
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[StoredEvent],
+    ) -> Result<(), HandlerError>;
+}
+
+/// Why a subscription ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    /// A handler refused an event; the subscription is marked stopped.
+    #[error("subscription {name} stopped")]
+    Stopped {
+        /// The subscription.
+        name: String,
+        /// The refusal.
+        #[source]
+        source: HandlerError,
+    },
+    /// The database failed outside a batch.
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+}
+
+/// How a subscription reads.
+#[derive(Debug, Clone)]
+pub struct SubscriptionConfig {
+    /// The most events in one batch (one transaction).
+    pub batch_size: i64,
+    /// How long to wait for a notification before polling anyway.
+    pub poll_interval: Duration,
+    /// How long to wait before retrying after a database error.
+    pub retry_delay: Duration,
+}
+
+impl Default for SubscriptionConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            poll_interval: Duration::from_millis(500),
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+const SELECT_EVENTS: &str = "\
+    SELECT (tx_id::text)::bigint AS tx_id, position, aggregate_type, aggregate_id, sequence, \
+           event_type, event_version, payload::jsonb AS payload, metadata::jsonb AS metadata, \
+           recorded_at \
+    FROM events \
+    WHERE (tx_id, position) > ($1::text::xid8, $2) \
+      AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+    ORDER BY tx_id, position \
+    LIMIT $3";
+
+/// Reads up to `limit` events after `cursor`, only from ended transactions.
+pub async fn read_after(
+    conn: &mut PgConnection,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(SELECT_EVENTS)
+        .bind(cursor.tx_id.to_string())
+        .bind(cursor.position)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+fn decode(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        tx_id: row.try_get("tx_id")?,
+        position: row.try_get("position")?,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: row.try_get("sequence")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+/// Creates the checkpoint row of `name` if missing and returns its cursor.
+pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
+    sqlx::query("INSERT INTO subscription_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .execute(pool)
+        .await?;
+    let row = sqlx::query(
+        "SELECT (tx_id::text)::bigint AS tx_id, position FROM subscription_checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await?;
+    Ok(Cursor {
+        tx_id: row.try_get("tx_id")?,
+        position: row.try_get("position")?,
+    })
+}
+
+/// A subscription: a handler, fed from the log until shutdown.
+#[derive(Debug)]
+pub struct Subscription<H> {
+    pool: PgPool,
+    handler: H,
+    config: SubscriptionConfig,
+}
+
+impl<H: Handler> Subscription<H> {
+    /// A subscription of `handler` on `pool`.
+    pub fn new(pool: PgPool, handler: H, config: SubscriptionConfig) -> Self {
+        Self {
+            pool,
+            handler,
+            config,
+        }
+    }
+
+    /// Waits to become the active instance, then applies batches until `shutdown`.
+    /// Database errors are retried; a poison event stops the subscription (recorded
+    /// in `subscription_checkpoints`) and is returned.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), SubscriptionError> {
+        let name = self.handler.name().to_owned();
+        let Some(lock) = self.acquire_lock(&shutdown).await? else {
+            return Ok(());
+        };
+        tracing::info!(subscription = %name, "active");
+        let mut cursor = checkpoint(&self.pool, &name).await?;
+        self.set_state("running", None).await?;
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("ledger_events").await?;
+        let result = loop {
+            if shutdown.is_cancelled() {
+                break Ok(());
+            }
+            match self.step(cursor).await {
+                Ok(Some(next)) => {
+                    cursor = next;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err @ (HandlerError::Database(_) | HandlerError::Superseded)) => {
+                    tracing::warn!(subscription = %name, %err, "batch failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break Ok(()),
+                        _ = tokio::time::sleep(self.config.retry_delay) => {}
+                    }
+                    cursor = checkpoint(&self.pool, &name).await?;
+                    continue;
+                }
+                Err(poison) => {
+                    tracing::error!(subscription = %name, error = %poison, "stopped");
+                    self.set_state("stopped", Some(&poison.to_string())).await?;
+                    break Err(SubscriptionError::Stopped {
+                        name: name.clone(),
+                        source: poison,
+                    });
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                _ = listener.recv() => {}
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        };
+        lock.close().await?;
+        result
+    }
+
+    /// Applies one batch after `cursor`; the new cursor, or `None` when caught up.
+    pub async fn step(&self, cursor: Cursor) -> Result<Option<Cursor>, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let events = read_after(&mut tx, cursor, self.config.batch_size).await?;
+        let Some(last) = events.last() else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let next = Cursor {
+            tx_id: last.tx_id,
+            position: last.position,
+        };
+        self.handler.apply(&mut tx, &events).await?;
+        let moved = sqlx::query(
+            "UPDATE subscription_checkpoints \
+             SET tx_id = $2::text::xid8, position = $3, updated_at = now() \
+             WHERE name = $1 AND tx_id = $4::text::xid8 AND position = $5",
+        )
+        .bind(self.handler.name())
+        .bind(next.tx_id.to_string())
+        .bind(next.position)
+        .bind(cursor.tx_id.to_string())
+        .bind(cursor.position)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            // Another instance moved the checkpoint: drop this batch, re-read.
+            tx.rollback().await?;
+            return Err(HandlerError::Superseded);
+        }
+        tx.commit().await?;
+        Ok(Some(next))
+    }
+
+    async fn set_state(&self, state: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE subscription_checkpoints SET state = $2, error = $3, updated_at = now() \
+             WHERE name = $1",
+        )
+        .bind(self.handler.name())
+        .bind(state)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Holds the subscription's advisory lock on a connection of its own; `None` if
+    /// shut down while waiting. Released when the connection closes (or the process
+    /// dies), which lets a waiting instance take over.
+    async fn acquire_lock(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<PgConnection>, sqlx::Error> {
+        let options = self.pool.connect_options();
+        let mut conn = PgConnection::connect_with(&options).await?;
+        loop {
+            let locked: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                    .bind(format!("subscription:{}", self.handler.name()))
+                    .fetch_one(&mut conn)
+                    .await?;
+            if locked {
+                return Ok(Some(conn));
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The command path: load an aggregate from its stream, let it decide, append what it
+//! decided.
+//!
+//! cqrs-es's `CqrsFramework::execute` returns nothing, but callers need the state a
+//! command leaves (an idempotent `Receive` answers with the event that already
+//! exists), and a stream written concurrently must be retried, not failed. So this is
+//! our own thin loop over cqrs-es's event-sourced `PersistedEventStore` on
+//! postgres-es: never its snapshot or aggregate-store modes, which apply events twice.
+
+use std::collections::HashMap;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{EventUpcaster, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore as _};
+use postgres_es::PostgresEventRepository;
+use sqlx::PgPool;
+
+/// How many times a command is retried when its stream was written concurrently.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Executed<A: Aggregate> {
+    /// The aggregate's state after the command.
+    pub aggregate: A,
+    /// The events the command appended (empty when it changed nothing).
+    pub events: Vec<EventEnvelope<A>>,
+    /// The stream's last sequence after the command (0: the stream is empty).
+    pub sequence: usize,
+}
+
+/// Why a command did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The aggregate refused the command: a broken business rule.
+    #[error(transparent)]
+    Rejected(E),
+    /// The stream kept being written concurrently.
+    #[error("the stream kept changing under the command ({MAX_CONFLICT_RETRIES} retries)")]
+    Conflict,
+    /// The event store failed.
+    #[error("event store")]
+    Store(#[source] AggregateError<E>),
+}
+
+/// Executes commands of one aggregate type against the event store.
+pub struct CommandBus<A: Aggregate> {
+    store: PersistedEventStore<PostgresEventRepository, A>,
+    services: A::Services,
+}
+
+impl<A: Aggregate> std::fmt::Debug for CommandBus<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandBus")
+            .field("aggregate", &A::TYPE)
+            .finish()
+    }
+}
+
+impl<A> CommandBus<A>
+where
+    A: Aggregate + Send + Sync,
+    A::Command: Clone + Send,
+    A::Error: 'static,
+{
+    /// A bus on `pool`, reading old event versions through `upcasters`.
+    pub fn new(
+        pool: PgPool,
+        services: A::Services,
+        upcasters: Vec<Box<dyn EventUpcaster>>,
+    ) -> Self {
+        let repo = PostgresEventRepository::new(pool);
+        let store = PersistedEventStore::new_event_store(repo).with_upcasters(upcasters);
+        Self { store, services }
+    }
+
+    /// Runs `command` on the stream `aggregate_id`, retrying from a fresh load when
+    /// another writer appended to the stream first.
+    #[tracing::instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id), err)]
+    pub async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: HashMap<String, String>,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let mut context = self
+                .store
+                .load_aggregate(aggregate_id)
+                .await
+                .map_err(CommandError::Store)?;
+            let sink = EventSink::default();
+            context
+                .aggregate
+                .handle(command.clone(), &self.services, &sink)
+                .await
+                .map_err(CommandError::Rejected)?;
+            let events = sink.collect().await;
+            let aggregate = std::mem::take(&mut context.aggregate);
+            let sequence = context.current_sequence + events.len();
+            if events.is_empty() {
+                return Ok(Executed {
+                    aggregate,
+                    events: Vec::new(),
+                    sequence,
+                });
+            }
+            match self.store.commit(events, context, metadata.clone()).await {
+                Ok(events) => {
+                    return Ok(Executed {
+                        aggregate,
+                        events,
+                        sequence,
+                    })
+                }
+                Err(AggregateError::AggregateConflict) => continue,
+                Err(err) => return Err(CommandError::Store(err)),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+
+    /// The aggregate's current state and sequence, by replaying its stream.
+    pub async fn load(&self, aggregate_id: &str) -> Result<(A, usize), AggregateError<A::Error>> {
+        let context = self.store.load_aggregate(aggregate_id).await?;
+        Ok((context.aggregate, context.current_sequence))
+    }
+
+    /// Every event of the stream, in order, upcast to the current versions.
+    pub async fn history(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        self.store.load_events(aggregate_id).await
+    }
+}
