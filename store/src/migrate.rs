@@ -37,7 +37,7 @@ pub async fn is_up_to_date(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// [`PARTITION_MONTHS_AHEAD`] months ahead; returns how many were created.
 #[tracing::instrument(skip_all, err)]
 pub async fn ensure_partitions(pool: &PgPool) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("SELECT ledger_ensure_event_partitions($1)")
+    sqlx::query_scalar("SELECT ledger_ensure_event_partitions('public', $1)")
         .bind(PARTITION_MONTHS_AHEAD)
         .fetch_one(pool)
         .await

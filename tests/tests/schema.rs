@@ -436,3 +436,57 @@ async fn new_events_wake_listeners() {
     assert!(row.get::<i64, _>("position") >= 1);
     assert!(!row.get::<String, _>("tx").is_empty());
 }
+
+#[tokio::test]
+async fn read_models_can_be_created_again_in_a_shadow_schema_with_the_same_shape() {
+    let db = TestDatabase::new().await;
+    let mut tx = db.pool.begin().await.unwrap();
+    sqlx::query("CREATE SCHEMA shadow")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SELECT ledger_create_read_models('shadow')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let search_path: String = sqlx::query_scalar("SHOW search_path")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        !search_path.contains("shadow"),
+        "the caller's search_path is restored"
+    );
+    tx.commit().await.unwrap();
+
+    let shape = |schema: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT table_name::text, column_name::text, data_type::text \
+                 FROM information_schema.columns WHERE table_schema = $1 \
+                 AND table_name NOT LIKE 'integration_events\\_%' \
+                 AND table_name NOT LIKE '\\_sqlx%' AND table_name NOT LIKE 'domain\\_%' \
+                 AND table_name NOT IN ('events', 'snapshots', 'subscription_checkpoints', 'rate_limits') \
+                 ORDER BY 1, 2",
+            )
+            .bind(schema)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let live = shape("public").await;
+    assert!(live.len() > 40, "{live:?}");
+    assert_eq!(live, shape("shadow").await);
+    // The shadow's foreign keys point at the shadow's tables and the shared lookups.
+    let target: String = sqlx::query_scalar(
+        "SELECT confrelid::regclass::text FROM pg_constraint \
+         WHERE conrelid = 'shadow.webhook_deliveries'::regclass AND conname LIKE '%endpoint_id%'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(target, "shadow.webhook_endpoints");
+}
