@@ -98,7 +98,7 @@ impl MappingProgram {
             });
         }
         let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
+            .chain(jaq_std::defs().filter(|def| !needs_missing_native(def.name, def.args.len())))
             .chain(jaq_json::defs());
         let funs = jaq_core::funs::<Data>()
             .chain(jaq_std::base_funs())
@@ -150,6 +150,28 @@ impl MappingProgram {
             }),
         }
     }
+}
+
+/// jaq-std's prelude defines some filters on top of natives that exist only with its
+/// optional features (log, math, regex, time, format), which we leave off: drop them,
+/// or the prelude itself fails to compile.
+fn needs_missing_native(name: &str, arity: usize) -> bool {
+    matches!(
+        (name, arity),
+        ("stderr" | "debug", 0)
+            | ("debug", 1)
+            | ("halt_error", 0 | 1)
+            | ("logb" | "significand" | "pow10" | "gamma", 0)
+            | ("drem" | "nexttoward" | "scalb", 2)
+            | ("test" | "scan" | "match" | "capture" | "splits", 1 | 2)
+            | ("scan_" | "split", 2)
+            | ("sub" | "gsub", 2 | 3)
+            | ("todate" | "fromdate", 0)
+            | (
+                "@sh" | "@html" | "@htmld" | "@uri" | "@urid" | "@base64" | "@base64d",
+                0
+            )
+    )
 }
 
 fn to_val(payload: &serde_json::Value) -> Result<Val, MappingError> {
@@ -231,13 +253,19 @@ fn load_error(source: &str, errs: load::Errors<&str, ()>) -> MappingError {
                         },
                         other => other.as_str(),
                     };
-                    note(found, format!("expected {what}, found {}", found_text(found)));
+                    note(
+                        found,
+                        format!("expected {what}, found {}", found_text(found)),
+                    );
                 }
             }
             load::Error::Parse(items) => {
                 for (expected, found) in items {
                     let what = expected.as_str();
-                    note(found, format!("expected {what}, found {}", found_text(found)));
+                    note(
+                        found,
+                        format!("expected {what}, found {}", found_text(found)),
+                    );
                 }
             }
         }
@@ -370,7 +398,7 @@ mod tests {
         let cases = [
             ("error(\"boom\")", json!({})),
             (".a.b", json!({"a": 5})),
-            ("1 / 0", json!(null)),
+            ("\"a\" - 1", json!(null)),
             (".[] + 1", json!({"a": "x"})),
         ];
         for (src, input) in cases {
@@ -402,6 +430,10 @@ mod tests {
 
     #[test]
     fn non_json_output_is_an_error() {
+        assert!(matches!(
+            compile("1 / 0").run(&json!(null)),
+            Err(MappingError::NotJson { .. })
+        ));
         let result = compile("{(1): 2}").run(&json!(null));
         assert!(
             matches!(

@@ -1,0 +1,12 @@
+//! Given/when/then tests of every aggregate, property tests, and the signing vectors.
+
+mod api_key;
+mod common;
+mod delivery;
+mod delivery_requeue;
+mod endpoint;
+mod event_mapping;
+mod integration_event;
+mod properties;
+mod signing_vectors;
+mod sync_job;
