@@ -84,7 +84,8 @@ BEGIN
         previous_secret             varchar(512),
         previous_secret_expires_at  timestamptz,
         disabled_reason             varchar(40),
-        retry_schedule_json         jsonb
+        retry_schedule_json         jsonb,
+        timeout_ms                  integer       NOT NULL DEFAULT 15000 CHECK (timeout_ms > 0)
     );
     CREATE INDEX webhook_endpoints_system_name_idx ON webhook_endpoints (system_name);
 

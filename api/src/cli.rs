@@ -145,8 +145,9 @@ async fn serve_roles(
             tracing::warn!(?role, "role not built yet in this version; skipped");
         }
     }
+    let ledger = ledger(settings, db).await?;
     if roles.contains(&Role::Api) {
-        let app = Application::build(settings, db.pool.clone())
+        let app = Application::build(settings, ledger.clone())
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         say(&format!(
@@ -161,6 +162,18 @@ async fn serve_roles(
     upkeep.await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The command side for this process: domain services from the master key and a
+/// node id taken from the database.
+pub async fn ledger(settings: &Settings, db: &Database) -> anyhow::Result<store::ledger::Ledger> {
+    use secrecy::ExposeSecret as _;
+    let key = settings.master_key()?;
+    let key = domain::cipher::AesGcmCipher::decode_key(key.expose_secret())
+        .context("LEDGER_MASTER_KEY must be base64 of 32 bytes")?;
+    let node = store::ledger::allocate_node_id(&db.pool).await?;
+    let services = domain::Services::production(&key, node)?;
+    Ok(store::ledger::Ledger::new(db.pool.clone(), services))
 }
 
 /// Keeps the monthly partitions of `integration_events` created ahead.

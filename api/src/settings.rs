@@ -25,6 +25,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How long in-flight work may take to finish once shutdown starts, in seconds.
     pub shutdown_grace_secs: u64,
+    /// The AES-256-GCM key for secrets at rest, base64 of 32 bytes
+    /// (`LEDGER_MASTER_KEY`). When absent, `<data_dir>/master.key` is used, created
+    /// on first start.
+    pub master_key: Option<SecretString>,
+    /// CIDRs outbound webhooks may reach although private, loopback or link-local
+    /// (`LEDGER_ALLOWED_TARGETS`, comma-separated; empty by default).
+    pub allowed_targets: String,
 }
 
 /// The defaults, as the first layer of configuration.
@@ -35,6 +42,7 @@ struct Defaults {
     db_max_connections: u32,
     max_body_bytes: usize,
     shutdown_grace_secs: u64,
+    allowed_targets: String,
 }
 
 impl Default for Defaults {
@@ -45,6 +53,7 @@ impl Default for Defaults {
             db_max_connections: 16,
             max_body_bytes: 512 * 1024,
             shutdown_grace_secs: 30,
+            allowed_targets: String::new(),
         }
     }
 }
@@ -99,6 +108,60 @@ impl Settings {
         }
         Ok(())
     }
+
+    /// The master key: `master_key` if set, else the key file under `data_dir`,
+    /// created (mode 600) with a random key when missing.
+    pub fn master_key(&self) -> Result<SecretString, MasterKeyError> {
+        use secrecy::ExposeSecret as _;
+        if let Some(key) = &self.master_key {
+            return Ok(key.clone());
+        }
+        let path = self.data_dir.join("master.key");
+        match std::fs::read_to_string(&path) {
+            Ok(key) => return Ok(SecretString::from(key.trim().to_owned())),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(MasterKeyError::Io { path, source }),
+        }
+        let key = SecretString::from(domain::cipher::AesGcmCipher::generate_key_base64(
+            &domain::services::OsRandom,
+        ));
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| MasterKeyError::Io {
+            path: self.data_dir.clone(),
+            source,
+        })?;
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| MasterKeyError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        file.write_all(key.expose_secret().as_bytes())
+            .map_err(|source| MasterKeyError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        tracing::warn!(path = %path.display(), "generated a new master key; back it up, or set LEDGER_MASTER_KEY");
+        Ok(key)
+    }
+}
+
+/// The master key could not be read or created.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterKeyError {
+    /// The key file could not be read or written.
+    #[error("master key file {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]

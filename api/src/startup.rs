@@ -1,21 +1,27 @@
 //! Builds the HTTP application and runs it until told to stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
 use sqlx::PgPool;
+use store::ledger::Ledger;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::routes;
 use crate::settings::Settings;
 
-/// What every handler can reach.
+/// What every handler can reach; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The database pool.
+    /// The database pool (the same as the ledger's).
     pub pool: PgPool,
+    /// The command side: one bus per aggregate, and the domain services.
+    pub ledger: Ledger,
+    /// The validated settings.
+    pub settings: Arc<Settings>,
 }
 
 /// The HTTP application, bound to its port.
@@ -27,12 +33,14 @@ pub struct Application {
 
 impl Application {
     /// Binds `settings.listen` (port 0 picks a free port) and builds the routes.
-    pub async fn build(settings: &Settings, pool: PgPool) -> std::io::Result<Self> {
+    pub async fn build(settings: &Settings, ledger: Ledger) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
-        let state = AppState { pool };
-        let router = Router::new()
-            .route("/health", get(routes::health::health))
-            .with_state(state);
+        let state = AppState {
+            pool: ledger.pool().clone(),
+            ledger,
+            settings: Arc::new(settings.clone()),
+        };
+        let router = router(state);
         Ok(Self { listener, router })
     }
 
@@ -52,6 +60,13 @@ impl Application {
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
     }
+}
+
+/// Every route of the HTTP API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .with_state(state)
 }
 
 /// Cancels `token` on ctrl-c or SIGTERM.

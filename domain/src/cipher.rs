@@ -119,6 +119,23 @@ impl AesGcmCipher {
         Self::new(&key, random)
     }
 
+    /// A new random master key as standard base64, for configuration files.
+    pub fn generate_key_base64(random: &dyn RandomSource) -> String {
+        let mut key = [0u8; 32];
+        random.fill(&mut key);
+        STANDARD.encode(key)
+    }
+
+    /// Decodes a master key given as standard base64 to its 32 bytes.
+    pub fn decode_key(master_key: &str) -> Result<[u8; 32], CipherError> {
+        let key = STANDARD
+            .decode(master_key.trim())
+            .map_err(|_| CipherError::BadKeyEncoding)?;
+        let len = key.len();
+        key.try_into()
+            .map_err(|_| CipherError::BadKeyLength { len })
+    }
+
     /// A cipher for a fixed-size key (infallible).
     pub fn with_key(master_key: [u8; 32], random: Arc<dyn RandomSource>) -> Self {
         Self {

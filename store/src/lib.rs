@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`commands`]: the command path over cqrs-es's event-sourced store (postgres-es),
 //!   with retries on concurrent appends.
+//! - [`ledger`]: one command bus per aggregate, sharing the pool and domain services.
 //! - [`db`]: connection pools and the one place where database errors are classified.
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
 //! - [`managed`]: a private PostgreSQL cluster started from the installed server
@@ -14,5 +15,6 @@
 pub mod audit;
 pub mod commands;
 pub mod db;
+pub mod ledger;
 pub mod managed;
 pub mod migrate;

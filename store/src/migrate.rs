@@ -6,6 +6,19 @@ use sqlx::PgPool;
 /// The migrations of `migrations/`, embedded in the binary at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// The event-sourced read models that `ledger_create_read_models(schema)` creates,
+/// in an order where each table comes after the tables it references.
+pub const READ_MODEL_TABLES: &[&str] = &[
+    "api_keys",
+    "webhook_endpoints",
+    "integration_events",
+    "event_mappings",
+    "webhook_deliveries",
+    "retry_queue",
+    "dead_letter",
+    "sync_jobs",
+];
+
 /// How many months of `integration_events` partitions are kept created ahead.
 pub const PARTITION_MONTHS_AHEAD: i32 = 3;
 

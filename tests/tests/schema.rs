@@ -465,12 +465,11 @@ async fn read_models_can_be_created_again_in_a_shadow_schema_with_the_same_shape
             let rows: Vec<(String, String, String)> = sqlx::query_as(
                 "SELECT table_name::text, column_name::text, data_type::text \
                  FROM information_schema.columns WHERE table_schema = $1 \
-                 AND table_name NOT LIKE 'integration_events\\_%' \
-                 AND table_name NOT LIKE '\\_sqlx%' AND table_name NOT LIKE 'domain\\_%' \
-                 AND table_name NOT IN ('events', 'snapshots', 'subscription_checkpoints', 'rate_limits') \
+                 AND table_name = ANY($2) \
                  ORDER BY 1, 2",
             )
             .bind(schema)
+            .bind(store::migrate::READ_MODEL_TABLES)
             .fetch_all(&pool)
             .await
             .unwrap();

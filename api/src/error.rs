@@ -1,0 +1,194 @@
+//! `ApiError`: every HTTP error, with a stable `code`, and its response
+//! `{"code": "...", "detail": "..."}`.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::scope::Scope;
+use serde::Serialize;
+
+/// An error body: a stable machine-readable code and a sentence for people.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// Stable, snake_case; clients match on it.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub detail: String,
+}
+
+/// Every error a handler can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (400).
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// Detail, naming the field.
+        detail: String,
+    },
+    /// The request is well-formed but breaks a rule (422).
+    #[error("{detail}")]
+    Unprocessable {
+        /// Stable code.
+        code: &'static str,
+        /// Detail, naming the field.
+        detail: String,
+    },
+    /// No valid credentials (401).
+    #[error("{detail}")]
+    Unauthorized {
+        /// Which check failed.
+        code: &'static str,
+        /// Detail.
+        detail: String,
+    },
+    /// The key lacks a scope (403).
+    #[error("this API key lacks the `{}` scope", scope.as_str())]
+    Forbidden {
+        /// The missing scope.
+        scope: Scope,
+    },
+    /// Nothing with that id (404).
+    #[error("{detail}")]
+    NotFound {
+        /// Stable code, e.g. `endpoint_not_found`.
+        code: &'static str,
+        /// Detail.
+        detail: String,
+    },
+    /// A conflict with the current state (409).
+    #[error("{detail}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// Detail.
+        detail: String,
+    },
+    /// The body is larger than allowed (413).
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Over the client's rate limit (429).
+    #[error("rate limit of {limit} requests per window exceeded; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Requests allowed per window.
+        limit: u32,
+        /// Seconds until the window resets.
+        retry_after_secs: u64,
+    },
+    /// Anything else (500); the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 500 from any error.
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Unprocessable { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::Forbidden { .. } => "missing_scope",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The response body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code(),
+            detail: self.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(source) = &self {
+            tracing::error!(error = %source, "internal error");
+        }
+        let status = self.status();
+        let mut response = (status, Json(self.body())).into_response();
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            if let Ok(value) = retry_after_secs.to_string().parse() {
+                response.headers_mut().insert("retry-after", value);
+            }
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(err) => Self::Unprocessable {
+                code: "invalid_body",
+                detail: err.body_text(),
+            },
+            JsonRejection::JsonSyntaxError(err) => Self::BadRequest {
+                code: "malformed_json",
+                detail: err.body_text(),
+            },
+            JsonRejection::MissingJsonContentType(_) => Self::BadRequest {
+                code: "unsupported_content_type",
+                detail: "expected `content-type: application/json`".into(),
+            },
+            JsonRejection::BytesRejection(err) => {
+                if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Self::PayloadTooLarge { limit: 0 }
+                } else {
+                    Self::BadRequest {
+                        code: "unreadable_body",
+                        detail: err.body_text(),
+                    }
+                }
+            }
+            other => Self::BadRequest {
+                code: "invalid_body",
+                detail: other.body_text(),
+            },
+        }
+    }
+}
+
+/// `Json` whose rejections answer in the `{code, detail}` shape.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}

@@ -1,0 +1,96 @@
+//! The command side of the whole ledger: one [`CommandBus`] per aggregate, sharing
+//! one pool and one set of domain services.
+
+use std::sync::Arc;
+
+use domain::{ApiKey, Delivery, Endpoint, EventMapping, IntegrationEvent, Services, SyncJob};
+use sqlx::PgPool;
+
+use crate::commands::CommandBus;
+
+/// Every aggregate's command bus; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    inner: Arc<Buses>,
+}
+
+#[derive(Debug)]
+struct Buses {
+    pool: PgPool,
+    services: Services,
+    events: CommandBus<IntegrationEvent>,
+    deliveries: CommandBus<Delivery>,
+    endpoints: CommandBus<Endpoint>,
+    mappings: CommandBus<EventMapping>,
+    api_keys: CommandBus<ApiKey>,
+    sync_jobs: CommandBus<SyncJob>,
+}
+
+impl Ledger {
+    /// Buses on `pool` with `services`, reading old event versions through
+    /// [`domain::upcasting::upcasters`].
+    pub fn new(pool: PgPool, services: Services) -> Self {
+        let bus = || domain::upcasting::upcasters();
+        Self {
+            inner: Arc::new(Buses {
+                events: CommandBus::new(pool.clone(), services.clone(), bus()),
+                deliveries: CommandBus::new(pool.clone(), services.clone(), bus()),
+                endpoints: CommandBus::new(pool.clone(), services.clone(), bus()),
+                mappings: CommandBus::new(pool.clone(), services.clone(), bus()),
+                api_keys: CommandBus::new(pool.clone(), services.clone(), bus()),
+                sync_jobs: CommandBus::new(pool.clone(), services.clone(), bus()),
+                pool,
+                services,
+            }),
+        }
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The domain services (clock, ids, randomness, cipher).
+    pub fn services(&self) -> &Services {
+        &self.inner.services
+    }
+
+    /// Integration events.
+    pub fn events(&self) -> &CommandBus<IntegrationEvent> {
+        &self.inner.events
+    }
+
+    /// Deliveries.
+    pub fn deliveries(&self) -> &CommandBus<Delivery> {
+        &self.inner.deliveries
+    }
+
+    /// Endpoints.
+    pub fn endpoints(&self) -> &CommandBus<Endpoint> {
+        &self.inner.endpoints
+    }
+
+    /// Event mappings.
+    pub fn mappings(&self) -> &CommandBus<EventMapping> {
+        &self.inner.mappings
+    }
+
+    /// API keys.
+    pub fn api_keys(&self) -> &CommandBus<ApiKey> {
+        &self.inner.api_keys
+    }
+
+    /// Sync jobs.
+    pub fn sync_jobs(&self) -> &CommandBus<SyncJob> {
+        &self.inner.sync_jobs
+    }
+}
+
+/// Takes this process's node id for [`domain::ids::SnowflakeIds`] from the database,
+/// so that processes sharing it generate distinct ids.
+pub async fn allocate_node_id(pool: &PgPool) -> Result<u16, sqlx::Error> {
+    let next: i64 = sqlx::query_scalar("SELECT nextval('ledger_node_seq')")
+        .fetch_one(pool)
+        .await?;
+    Ok(u16::try_from(next.rem_euclid(1024)).unwrap_or(0))
+}
