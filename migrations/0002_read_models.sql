@@ -103,6 +103,8 @@ BEGIN
         -- added
         event_key     varchar(200) NOT NULL,
         channel       varchar(20)  NOT NULL DEFAULT 'rest',
+        -- how many deliveries routing fanned out to (null until routed)
+        delivery_count integer,
         PRIMARY KEY (id, created_at)
     ) PARTITION BY RANGE (created_at);
 

@@ -4,5 +4,9 @@
 //! - [`subscription`]: the engine: reads the log in its global order, hands batches to
 //!   a [`subscription::Handler`] inside one transaction with the checkpoint, one
 //!   active instance per subscription across all processes.
+//! - [`decode`]: stored events back to domain events, through the upcasters.
+//! - [`read_models`]: the projector of every event-sourced read model.
 
+pub mod decode;
+pub mod read_models;
 pub mod subscription;

@@ -185,6 +185,50 @@ pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error
     })
 }
 
+/// Reads the batch after `cursor` and lets `handler` apply it inside `tx`, without
+/// touching any checkpoint. Returns the batch's last cursor and its size, or `None`
+/// when there is nothing to apply.
+pub async fn apply_next<H: Handler + ?Sized>(
+    tx: &mut Transaction<'_, Postgres>,
+    handler: &H,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Option<(Cursor, usize)>, HandlerError> {
+    let events = read_after(tx, cursor, limit).await?;
+    let Some(last) = events.last() else {
+        return Ok(None);
+    };
+    let next = Cursor {
+        tx_id: last.tx_id,
+        position: last.position,
+    };
+    handler.apply(tx, &events).await?;
+    Ok(Some((next, events.len())))
+}
+
+/// Moves checkpoint `name` from `from` to `to` inside `tx`; false when it was not at
+/// `from` (another instance moved it), in which case the caller must roll back.
+pub async fn advance(
+    tx: &mut Transaction<'_, Postgres>,
+    name: &str,
+    from: Cursor,
+    to: Cursor,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE subscription_checkpoints \
+         SET tx_id = $2::text::xid8, position = $3, updated_at = now() \
+         WHERE name = $1 AND tx_id = $4::text::xid8 AND position = $5",
+    )
+    .bind(name)
+    .bind(to.tx_id.to_string())
+    .bind(to.position)
+    .bind(from.tx_id.to_string())
+    .bind(from.position)
+    .execute(&mut **tx)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// A subscription: a handler, fed from the log until shutdown.
 #[derive(Debug)]
 pub struct Subscription<H> {
@@ -257,29 +301,13 @@ impl<H: Handler> Subscription<H> {
     /// Applies one batch after `cursor`; the new cursor, or `None` when caught up.
     pub async fn step(&self, cursor: Cursor) -> Result<Option<Cursor>, HandlerError> {
         let mut tx = self.pool.begin().await?;
-        let events = read_after(&mut tx, cursor, self.config.batch_size).await?;
-        let Some(last) = events.last() else {
+        let Some((next, _)) =
+            apply_next(&mut tx, &self.handler, cursor, self.config.batch_size).await?
+        else {
             tx.rollback().await?;
             return Ok(None);
         };
-        let next = Cursor {
-            tx_id: last.tx_id,
-            position: last.position,
-        };
-        self.handler.apply(&mut tx, &events).await?;
-        let moved = sqlx::query(
-            "UPDATE subscription_checkpoints \
-             SET tx_id = $2::text::xid8, position = $3, updated_at = now() \
-             WHERE name = $1 AND tx_id = $4::text::xid8 AND position = $5",
-        )
-        .bind(self.handler.name())
-        .bind(next.tx_id.to_string())
-        .bind(next.position)
-        .bind(cursor.tx_id.to_string())
-        .bind(cursor.position)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
+        if !advance(&mut tx, self.handler.name(), cursor, next).await? {
             // Another instance moved the checkpoint: drop this batch, re-read.
             tx.rollback().await?;
             return Err(HandlerError::Superseded);

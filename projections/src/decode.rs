@@ -1,0 +1,97 @@
+//! Turns stored events back into domain events, through the upcasters.
+
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use domain::{
+    ApiKeyEvent, DeliveryEvent, EndpointEvent, EventMappingEvent, IntegrationEventEvent,
+    SyncJobEvent,
+};
+use serde::de::DeserializeOwned;
+
+use crate::subscription::{HandlerError, StoredEvent};
+
+/// A domain event of any aggregate.
+#[derive(Debug, Clone)]
+pub enum AnyEvent {
+    /// `IntegrationEvent` stream.
+    Integration(IntegrationEventEvent),
+    /// `Delivery` stream.
+    Delivery(DeliveryEvent),
+    /// `Endpoint` stream.
+    Endpoint(EndpointEvent),
+    /// `EventMapping` stream.
+    Mapping(EventMappingEvent),
+    /// `ApiKey` stream.
+    ApiKey(ApiKeyEvent),
+    /// `SyncJob` stream.
+    SyncJob(SyncJobEvent),
+}
+
+/// Decodes stored events, upcasting old versions first.
+pub struct Decoder {
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("upcasters", &self.upcasters.len())
+            .finish()
+    }
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self {
+            upcasters: domain::upcasting::upcasters(),
+        }
+    }
+}
+
+impl Decoder {
+    /// The domain event `stored` holds; an event of an unknown aggregate type or
+    /// shape is a poison event, never skipped.
+    pub fn decode(&self, stored: &StoredEvent) -> Result<AnyEvent, HandlerError> {
+        let mut serialized = SerializedEvent {
+            aggregate_id: stored.aggregate_id.clone(),
+            sequence: usize::try_from(stored.sequence).unwrap_or_default(),
+            aggregate_type: stored.aggregate_type.clone(),
+            event_type: stored.event_type.clone(),
+            event_version: stored.event_version.clone(),
+            payload: stored.payload.clone(),
+            metadata: serde_json::Value::Null,
+        };
+        for upcaster in &self.upcasters {
+            if upcaster.can_upcast(&serialized.event_type, &serialized.event_version) {
+                serialized = upcaster.upcast(serialized);
+            }
+        }
+        let payload = serialized.payload;
+        Ok(match stored.aggregate_type.as_str() {
+            "IntegrationEvent" => AnyEvent::Integration(parse(stored, payload)?),
+            "Delivery" => AnyEvent::Delivery(parse(stored, payload)?),
+            "Endpoint" => AnyEvent::Endpoint(parse(stored, payload)?),
+            "EventMapping" => AnyEvent::Mapping(parse(stored, payload)?),
+            "ApiKey" => AnyEvent::ApiKey(parse(stored, payload)?),
+            "SyncJob" => AnyEvent::SyncJob(parse(stored, payload)?),
+            other => {
+                return Err(poison(stored, format!("unknown aggregate type `{other}`")));
+            }
+        })
+    }
+}
+
+fn parse<E: DeserializeOwned>(
+    stored: &StoredEvent,
+    payload: serde_json::Value,
+) -> Result<E, HandlerError> {
+    serde_json::from_value(payload).map_err(|err| poison(stored, err.to_string()))
+}
+
+/// A poison error naming `stored`.
+pub fn poison(stored: &StoredEvent, reason: String) -> HandlerError {
+    HandlerError::Poison {
+        position: stored.position,
+        event_type: format!("{}/{}", stored.aggregate_type, stored.event_type),
+        reason,
+    }
+}

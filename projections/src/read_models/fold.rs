@@ -1,0 +1,746 @@
+//! Folds a batch of domain events into the rows they touch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use domain::status::{ApiKeyStatus, DeliveryStatus, EndpointStatus, EventStatus, JobStatus};
+use domain::{
+    ApiKeyEvent, DeliveryEvent, EndpointEvent, EventMappingEvent, IntegrationEventEvent,
+    SyncJobEvent,
+};
+use serde_json::json;
+use sqlx::{Postgres, Row as _, Transaction};
+
+use super::rows::*;
+use crate::decode::{poison, AnyEvent};
+use crate::subscription::{HandlerError, StoredEvent};
+
+/// The rows a batch reads and writes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    api_keys: Table<ApiKeyRow>,
+    endpoints: Table<EndpointRow>,
+    events: Table<EventRow>,
+    mappings: Table<MappingRow>,
+    deliveries: Table<DeliveryRow>,
+    /// Last write per queued delivery: `Some` upserts, `None` deletes.
+    retries: BTreeMap<i64, Option<RetryRow>>,
+    dead_letters: Table<DeadLetterRow>,
+    sync_jobs: Table<SyncJobRow>,
+    /// Events whose status must be rolled up from their deliveries, with the time of
+    /// the latest delivery change.
+    rollups: HashMap<i64, DateTime<Utc>>,
+}
+
+/// Ids of existing rows the batch's updates need, per table.
+#[derive(Debug, Default)]
+struct Needs {
+    api_keys: Vec<i64>,
+    endpoints: Vec<i64>,
+    events: Vec<i64>,
+    mappings: Vec<i64>,
+    deliveries: Vec<i64>,
+    dead_letters_by_delivery: Vec<i64>,
+    sync_jobs: Vec<i64>,
+}
+
+impl Batch {
+    /// Loads every existing row the events update.
+    pub async fn load(
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[(&StoredEvent, AnyEvent)],
+    ) -> Result<Self, sqlx::Error> {
+        let mut needs = Needs::default();
+        for (_, event) in events {
+            match event {
+                AnyEvent::Integration(e) => match e {
+                    IntegrationEventEvent::EventReceived { .. } => {}
+                    IntegrationEventEvent::EventRouted { event_id, .. }
+                    | IntegrationEventEvent::EventUnroutable { event_id, .. } => {
+                        needs.events.push(event_id.get())
+                    }
+                },
+                AnyEvent::Delivery(e) => {
+                    if !matches!(e, DeliveryEvent::DeliveryScheduled { .. }) {
+                        needs.deliveries.push(delivery_id(e));
+                    }
+                    if matches!(e, DeliveryEvent::DeliveryRequeued { .. }) {
+                        needs.dead_letters_by_delivery.push(delivery_id(e));
+                    }
+                }
+                AnyEvent::Endpoint(e) => {
+                    if !matches!(e, EndpointEvent::EndpointRegistered { .. }) {
+                        needs.endpoints.push(endpoint_id(e));
+                    }
+                }
+                AnyEvent::Mapping(EventMappingEvent::MappingRetired { mapping_id, .. }) => {
+                    needs.mappings.push(mapping_id.get())
+                }
+                AnyEvent::Mapping(_) => {}
+                AnyEvent::ApiKey(ApiKeyEvent::ApiKeyRevoked { key_id, .. }) => {
+                    needs.api_keys.push(key_id.get())
+                }
+                AnyEvent::ApiKey(_) => {}
+                AnyEvent::SyncJob(SyncJobEvent::SyncJobStarted { .. }) => {}
+                AnyEvent::SyncJob(e) => needs.sync_jobs.push(job_id(e)),
+            }
+        }
+        let mut batch = Self::default();
+        let conn = &mut **tx;
+        batch.api_keys.extend(
+            load::<ApiKeyRow>(conn, "api_keys", API_KEY_COLUMNS, "id", &needs.api_keys)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
+        );
+        batch.endpoints.extend(
+            load::<EndpointRow>(
+                conn,
+                "webhook_endpoints",
+                ENDPOINT_COLUMNS,
+                "id",
+                &needs.endpoints,
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r)),
+        );
+        batch.events.extend(
+            load::<EventRow>(
+                conn,
+                "integration_events",
+                EVENT_COLUMNS,
+                "id",
+                &needs.events,
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r)),
+        );
+        batch.mappings.extend(
+            load::<MappingRow>(
+                conn,
+                "event_mappings",
+                MAPPING_COLUMNS,
+                "id",
+                &needs.mappings,
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r)),
+        );
+        batch.deliveries.extend(
+            load::<DeliveryRow>(
+                conn,
+                "webhook_deliveries",
+                DELIVERY_COLUMNS,
+                "id",
+                &needs.deliveries,
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r)),
+        );
+        let open_dead_letters = load::<DeadLetterRow>(
+            conn,
+            "dead_letter",
+            DEAD_LETTER_COLUMNS,
+            "delivery_id",
+            &needs.dead_letters_by_delivery,
+        )
+        .await?;
+        batch.dead_letters.extend(
+            open_dead_letters
+                .into_iter()
+                .filter(|r| r.requeued_at.is_none())
+                .map(|r| (r.id, r)),
+        );
+        batch.sync_jobs.extend(
+            load::<SyncJobRow>(conn, "sync_jobs", SYNC_JOB_COLUMNS, "id", &needs.sync_jobs)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
+        );
+        Ok(batch)
+    }
+
+    /// Folds one event into the rows.
+    pub fn apply(&mut self, stored: &StoredEvent, event: &AnyEvent) -> Result<(), HandlerError> {
+        match event {
+            AnyEvent::Integration(e) => self.integration(stored, e),
+            AnyEvent::Delivery(e) => self.delivery(stored, e),
+            AnyEvent::Endpoint(e) => self.endpoint(stored, e),
+            AnyEvent::Mapping(e) => self.mapping(stored, e),
+            AnyEvent::ApiKey(e) => self.api_key(stored, e),
+            AnyEvent::SyncJob(e) => self.sync_job(stored, e),
+        }
+    }
+
+    fn integration(
+        &mut self,
+        stored: &StoredEvent,
+        event: &IntegrationEventEvent,
+    ) -> Result<(), HandlerError> {
+        match event {
+            IntegrationEventEvent::EventReceived {
+                event_id,
+                event_type,
+                source_system,
+                event_key,
+                payload,
+                channel,
+                received_at,
+            } => self.events.put(
+                event_id.get(),
+                EventRow {
+                    id: event_id.get(),
+                    event_type: event_type.to_string(),
+                    source_system: source_system.to_string(),
+                    payload_json: payload.as_value().clone(),
+                    status_id: EventStatus::Received.id(),
+                    created_at: *received_at,
+                    updated_at: *received_at,
+                    event_key: event_key.to_string(),
+                    channel: channel.as_str().to_owned(),
+                    delivery_count: None,
+                },
+            ),
+            IntegrationEventEvent::EventRouted {
+                event_id,
+                deliveries,
+                routed_at,
+            } => {
+                let row = found(self.events.get_mut(event_id.get()), stored, "event")?;
+                row.status_id = EventStatus::Routed.id();
+                row.updated_at = later(row.updated_at, *routed_at);
+                row.delivery_count = Some(i32::try_from(deliveries.len()).unwrap_or(i32::MAX));
+            }
+            IntegrationEventEvent::EventUnroutable {
+                event_id,
+                routed_at,
+            } => {
+                let row = found(self.events.get_mut(event_id.get()), stored, "event")?;
+                row.status_id = EventStatus::Unroutable.id();
+                row.updated_at = later(row.updated_at, *routed_at);
+                row.delivery_count = Some(0);
+            }
+        }
+        Ok(())
+    }
+
+    fn delivery(
+        &mut self,
+        stored: &StoredEvent,
+        event: &DeliveryEvent,
+    ) -> Result<(), HandlerError> {
+        let key = delivery_id(event);
+        if let DeliveryEvent::DeliveryScheduled {
+            delivery_id,
+            event_id,
+            event_received_at,
+            endpoint_id,
+            mapping_id,
+            mapping_version,
+            due_at,
+            scheduled_at,
+            ..
+        } = event
+        {
+            let row = DeliveryRow {
+                id: delivery_id.get(),
+                endpoint_id: endpoint_id.get(),
+                event_id: event_id.get(),
+                status_id: DeliveryStatus::Pending.id(),
+                attempts: 0,
+                last_attempt_at: None,
+                response_code: None,
+                event_created_at: *event_received_at,
+                mapping_id: Some(mapping_id.get()),
+                mapping_version: Some(i32::try_from(*mapping_version).unwrap_or(i32::MAX)),
+                next_attempt_at: Some(*due_at),
+                last_error: None,
+                created_at: *scheduled_at,
+                updated_at: *scheduled_at,
+            };
+            self.retries.insert(key, Some(queued(&row, *due_at)));
+            self.touch_event(row.event_id, *scheduled_at);
+            self.deliveries.put(key, row);
+            return Ok(());
+        }
+        let row = found(self.deliveries.get_mut(key), stored, "delivery")?;
+        let mut retry: Option<Option<RetryRow>> = None;
+        let mut dead_letter: Option<DeadLetterRow> = None;
+        let mut requeued_at: Option<DateTime<Utc>> = None;
+        let at = match event {
+            DeliveryEvent::DeliveryScheduled { .. } => unreachable_scheduled(stored)?,
+            DeliveryEvent::AttemptRecorded {
+                attempt,
+                outcome,
+                attempted_at,
+                ..
+            } => {
+                row.attempts = i32::try_from(*attempt).unwrap_or(i32::MAX);
+                row.last_attempt_at = Some(*attempted_at);
+                row.response_code = outcome.response_code().map(i32::from);
+                row.last_error = outcome.error_summary();
+                *attempted_at
+            }
+            DeliveryEvent::DeliverySucceeded { succeeded_at, .. } => {
+                row.status_id = DeliveryStatus::Succeeded.id();
+                row.next_attempt_at = None;
+                retry = Some(None);
+                *succeeded_at
+            }
+            DeliveryEvent::DeliveryRetryScheduled { next_retry_at, .. } => {
+                row.status_id = DeliveryStatus::Retrying.id();
+                row.next_attempt_at = Some(*next_retry_at);
+                retry = Some(Some(queued(row, *next_retry_at)));
+                row.updated_at
+            }
+            DeliveryEvent::DeliveryDeadLettered {
+                dead_letter_id,
+                reason,
+                dead_lettered_at,
+                ..
+            } => {
+                row.status_id = DeliveryStatus::DeadLettered.id();
+                row.next_attempt_at = None;
+                retry = Some(None);
+                dead_letter = Some(DeadLetterRow {
+                    id: dead_letter_id.get(),
+                    event_id: row.event_id,
+                    reason: reason.to_string(),
+                    created_at: *dead_lettered_at,
+                    event_created_at: row.event_created_at,
+                    delivery_id: row.id,
+                    endpoint_id: row.endpoint_id,
+                    requeued_at: None,
+                });
+                *dead_lettered_at
+            }
+            DeliveryEvent::DeliveryRequeued {
+                due_at,
+                requeued_at: at,
+                ..
+            } => {
+                row.status_id = DeliveryStatus::Pending.id();
+                row.next_attempt_at = Some(*due_at);
+                retry = Some(Some(queued(row, *due_at)));
+                requeued_at = Some(*at);
+                *at
+            }
+            DeliveryEvent::DeliveryCancelled { cancelled_at, .. } => {
+                row.status_id = DeliveryStatus::Cancelled.id();
+                row.next_attempt_at = None;
+                retry = Some(None);
+                *cancelled_at
+            }
+        };
+        row.updated_at = later(row.updated_at, at);
+        let event_id = row.event_id;
+        if let Some(retry) = retry {
+            self.retries.insert(key, retry);
+        }
+        if let Some(dead) = dead_letter {
+            self.dead_letters.put(dead.id, dead);
+        }
+        if let Some(at) = requeued_at {
+            let open: Vec<i64> = self
+                .dead_letters
+                .values()
+                .filter(|d| d.delivery_id == key && d.requeued_at.is_none())
+                .map(|d| d.id)
+                .collect();
+            for dead in open {
+                if let Some(row) = self.dead_letters.get_mut(dead) {
+                    row.requeued_at = Some(at);
+                }
+            }
+        }
+        if !matches!(event, DeliveryEvent::AttemptRecorded { .. }) {
+            self.touch_event(event_id, at);
+        }
+        Ok(())
+    }
+
+    fn touch_event(&mut self, event_id: i64, at: DateTime<Utc>) {
+        let entry = self.rollups.entry(event_id).or_insert(at);
+        *entry = later(*entry, at);
+    }
+
+    fn endpoint(
+        &mut self,
+        stored: &StoredEvent,
+        event: &EndpointEvent,
+    ) -> Result<(), HandlerError> {
+        if let EndpointEvent::EndpointRegistered {
+            endpoint_id,
+            system_name,
+            url,
+            secret,
+            retry_policy,
+            timeout_ms,
+            registered_at,
+        } = event
+        {
+            self.endpoints.put(
+                endpoint_id.get(),
+                EndpointRow {
+                    id: endpoint_id.get(),
+                    system_name: system_name.to_string(),
+                    url: url.to_string(),
+                    secret: secret.as_str().to_owned(),
+                    status_id: EndpointStatus::Active.id(),
+                    created_at: *registered_at,
+                    updated_at: *registered_at,
+                    previous_secret: None,
+                    previous_secret_expires_at: None,
+                    disabled_reason: None,
+                    retry_schedule_json: policy_json(retry_policy),
+                    timeout_ms: i32::try_from(*timeout_ms).unwrap_or(i32::MAX),
+                },
+            );
+            return Ok(());
+        }
+        let row = found(
+            self.endpoints.get_mut(endpoint_id(event)),
+            stored,
+            "endpoint",
+        )?;
+        let at = match event {
+            EndpointEvent::EndpointRegistered { registered_at, .. } => *registered_at,
+            EndpointEvent::EndpointUrlChanged {
+                url, changed_at, ..
+            } => {
+                row.url = url.to_string();
+                *changed_at
+            }
+            EndpointEvent::EndpointSecretRotated {
+                secret,
+                previous_secret,
+                previous_expires_at,
+                rotated_at,
+                ..
+            } => {
+                row.secret = secret.as_str().to_owned();
+                row.previous_secret = Some(previous_secret.as_str().to_owned());
+                row.previous_secret_expires_at = Some(*previous_expires_at);
+                *rotated_at
+            }
+            EndpointEvent::EndpointRetryPolicyChanged {
+                retry_policy,
+                changed_at,
+                ..
+            } => {
+                row.retry_schedule_json = policy_json(retry_policy);
+                *changed_at
+            }
+            EndpointEvent::EndpointDisabled {
+                reason,
+                disabled_at,
+                ..
+            } => {
+                row.status_id = EndpointStatus::Disabled.id();
+                row.disabled_reason = Some(reason.as_str().to_owned());
+                *disabled_at
+            }
+            EndpointEvent::EndpointEnabled { enabled_at, .. } => {
+                row.status_id = EndpointStatus::Active.id();
+                row.disabled_reason = None;
+                *enabled_at
+            }
+            EndpointEvent::EndpointDeleted { deleted_at, .. } => {
+                row.status_id = EndpointStatus::Deleted.id();
+                *deleted_at
+            }
+        };
+        row.updated_at = later(row.updated_at, at);
+        Ok(())
+    }
+
+    fn mapping(
+        &mut self,
+        stored: &StoredEvent,
+        event: &EventMappingEvent,
+    ) -> Result<(), HandlerError> {
+        match event {
+            EventMappingEvent::MappingPublished {
+                mapping_id,
+                event_type,
+                target_system,
+                version,
+                program,
+                published_at,
+            } => self.mappings.put(
+                mapping_id.get(),
+                MappingRow {
+                    id: mapping_id.get(),
+                    event_type: event_type.to_string(),
+                    target_system: target_system.to_string(),
+                    mapping_json: json!({ "language": "jq", "program": program }),
+                    version: version.to_string(),
+                    version_number: i32::try_from(*version).unwrap_or(i32::MAX),
+                    published_at: *published_at,
+                    retired_at: None,
+                },
+            ),
+            EventMappingEvent::MappingRetired {
+                mapping_id,
+                retired_at,
+                ..
+            } => {
+                let row = found(self.mappings.get_mut(mapping_id.get()), stored, "mapping")?;
+                row.retired_at = Some(*retired_at);
+            }
+        }
+        Ok(())
+    }
+
+    fn api_key(&mut self, stored: &StoredEvent, event: &ApiKeyEvent) -> Result<(), HandlerError> {
+        match event {
+            ApiKeyEvent::ApiKeyIssued {
+                key_id,
+                name,
+                permissions,
+                rate_limit_per_minute,
+                key_hash,
+                prefix,
+                issued_at,
+            } => self.api_keys.put(
+                key_id.get(),
+                ApiKeyRow {
+                    id: key_id.get(),
+                    name: name.clone(),
+                    key_hash: key_hash.as_str().to_owned(),
+                    permissions_json: serde_json::to_value(permissions)
+                        .map_err(|e| poison(stored, e.to_string()))?,
+                    status_id: ApiKeyStatus::Active.id(),
+                    prefix: prefix.clone(),
+                    rate_limit_per_minute: rate_limit_per_minute
+                        .map(|r| i32::try_from(r).unwrap_or(i32::MAX)),
+                    created_at: *issued_at,
+                    revoked_at: None,
+                },
+            ),
+            ApiKeyEvent::ApiKeyRevoked {
+                key_id, revoked_at, ..
+            } => {
+                let row = found(self.api_keys.get_mut(key_id.get()), stored, "api key")?;
+                row.status_id = ApiKeyStatus::Revoked.id();
+                row.revoked_at = Some(*revoked_at);
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_job(&mut self, stored: &StoredEvent, event: &SyncJobEvent) -> Result<(), HandlerError> {
+        if let SyncJobEvent::SyncJobStarted {
+            job_id,
+            job_type,
+            parameters,
+            started_at,
+        } = event
+        {
+            self.sync_jobs.put(
+                job_id.get(),
+                SyncJobRow {
+                    id: job_id.get(),
+                    job_type: job_type.to_string(),
+                    status_id: JobStatus::Running.id(),
+                    started_at: Some(*started_at),
+                    finished_at: None,
+                    parameters_json: parameters.clone(),
+                    progress_done: 0,
+                    progress_total: None,
+                    error: None,
+                    created_at: *started_at,
+                    updated_at: *started_at,
+                },
+            );
+            return Ok(());
+        }
+        let row = found(self.sync_jobs.get_mut(job_id(event)), stored, "sync job")?;
+        let at = match event {
+            SyncJobEvent::SyncJobStarted { started_at, .. } => *started_at,
+            SyncJobEvent::SyncJobProgressed {
+                done,
+                total,
+                reported_at,
+                ..
+            } => {
+                row.progress_done = i64::try_from(*done).unwrap_or(i64::MAX);
+                row.progress_total = Some(i64::try_from(*total).unwrap_or(i64::MAX));
+                *reported_at
+            }
+            SyncJobEvent::SyncJobSucceeded { finished_at, .. } => {
+                row.status_id = JobStatus::Succeeded.id();
+                row.finished_at = Some(*finished_at);
+                *finished_at
+            }
+            SyncJobEvent::SyncJobFailed {
+                reason,
+                finished_at,
+                ..
+            } => {
+                row.status_id = JobStatus::Failed.id();
+                row.error = Some(reason.clone());
+                row.finished_at = Some(*finished_at);
+                *finished_at
+            }
+            SyncJobEvent::SyncJobCancelled {
+                reason,
+                finished_at,
+                ..
+            } => {
+                row.status_id = JobStatus::Cancelled.id();
+                row.error = reason.clone();
+                row.finished_at = Some(*finished_at);
+                *finished_at
+            }
+        };
+        row.updated_at = later(row.updated_at, at);
+        Ok(())
+    }
+
+    /// Writes every changed row, tables in foreign-key order, then rolls up the
+    /// statuses of events whose deliveries changed.
+    pub async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        let conn = &mut **tx;
+        upsert_api_keys(conn, &self.api_keys.changed().collect::<Vec<_>>()).await?;
+        upsert_endpoints(conn, &self.endpoints.changed().collect::<Vec<_>>()).await?;
+        upsert_events(conn, &self.events.changed().collect::<Vec<_>>()).await?;
+        upsert_mappings(conn, &self.mappings.changed().collect::<Vec<_>>()).await?;
+        upsert_deliveries(conn, &self.deliveries.changed().collect::<Vec<_>>()).await?;
+        let deletes: Vec<i64> = self
+            .retries
+            .iter()
+            .filter(|(_, r)| r.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        let upserts: Vec<&RetryRow> = self.retries.values().flatten().collect();
+        delete_retries(conn, &deletes).await?;
+        upsert_retries(conn, &upserts).await?;
+        upsert_dead_letters(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
+        upsert_sync_jobs(conn, &self.sync_jobs.changed().collect::<Vec<_>>()).await?;
+        roll_up(conn, &self.rollups).await
+    }
+}
+
+/// Sets each touched event's status from its deliveries' (missing ones count as
+/// pending) and moves its `updated_at` to the latest delivery change.
+async fn roll_up(
+    conn: &mut sqlx::PgConnection,
+    rollups: &HashMap<i64, DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    if rollups.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rollups.keys().copied().collect();
+    let rows = sqlx::query(
+        "SELECT e.id, e.delivery_count, coalesce(array_agg(d.status_id) FILTER (WHERE d.id IS NOT NULL), '{}') AS statuses \
+         FROM integration_events e LEFT JOIN webhook_deliveries d ON d.event_id = e.id \
+         WHERE e.id = ANY($1) GROUP BY e.id, e.delivery_count",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (mut out_ids, mut out_status, mut out_at) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let event_id: i64 = row.try_get("id")?;
+        let expected: Option<i32> = row.try_get("delivery_count")?;
+        let statuses: Vec<i16> = row.try_get("statuses")?;
+        let known = statuses.len();
+        let missing = usize::try_from(expected.unwrap_or(0))
+            .unwrap_or(0)
+            .saturating_sub(known);
+        let all = statuses
+            .into_iter()
+            .filter_map(DeliveryStatus::from_id)
+            .chain(std::iter::repeat_n(DeliveryStatus::Pending, missing));
+        let status = EventStatus::rollup(all);
+        out_ids.push(event_id);
+        out_status.push(status.id());
+        out_at.push(rollups.get(&event_id).copied());
+    }
+    sqlx::query(
+        "UPDATE integration_events e SET status_id = s.status_id, updated_at = greatest(e.updated_at, s.at) \
+         FROM unnest($1::bigint[], $2::smallint[], $3::timestamptz[]) AS s(id, status_id, at) \
+         WHERE e.id = s.id",
+    )
+    .bind(out_ids)
+    .bind(out_status)
+    .bind(out_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn queued(row: &DeliveryRow, next_retry_at: DateTime<Utc>) -> RetryRow {
+    RetryRow {
+        id: row.id,
+        event_id: row.event_id,
+        next_retry_at,
+        attempts: row.attempts,
+        event_created_at: row.event_created_at,
+        endpoint_id: row.endpoint_id,
+    }
+}
+
+fn policy_json(policy: &Option<domain::retry::RetryPolicy>) -> Option<serde_json::Value> {
+    policy.as_ref().and_then(|p| serde_json::to_value(p).ok())
+}
+
+fn later(a: DateTime<Utc>, b: DateTime<Utc>) -> DateTime<Utc> {
+    a.max(b)
+}
+
+fn found<'a, R>(
+    row: Option<&'a mut R>,
+    stored: &StoredEvent,
+    what: &str,
+) -> Result<&'a mut R, HandlerError> {
+    row.ok_or_else(|| {
+        poison(
+            stored,
+            format!("no {what} row for stream {}", stored.aggregate_id),
+        )
+    })
+}
+
+fn unreachable_scheduled(stored: &StoredEvent) -> Result<DateTime<Utc>, HandlerError> {
+    Err(poison(stored, "scheduled event handled twice".into()))
+}
+
+fn delivery_id(event: &DeliveryEvent) -> i64 {
+    match event {
+        DeliveryEvent::DeliveryScheduled { delivery_id, .. }
+        | DeliveryEvent::AttemptRecorded { delivery_id, .. }
+        | DeliveryEvent::DeliverySucceeded { delivery_id, .. }
+        | DeliveryEvent::DeliveryRetryScheduled { delivery_id, .. }
+        | DeliveryEvent::DeliveryDeadLettered { delivery_id, .. }
+        | DeliveryEvent::DeliveryRequeued { delivery_id, .. }
+        | DeliveryEvent::DeliveryCancelled { delivery_id, .. } => delivery_id.get(),
+    }
+}
+
+fn endpoint_id(event: &EndpointEvent) -> i64 {
+    match event {
+        EndpointEvent::EndpointRegistered { endpoint_id, .. }
+        | EndpointEvent::EndpointUrlChanged { endpoint_id, .. }
+        | EndpointEvent::EndpointSecretRotated { endpoint_id, .. }
+        | EndpointEvent::EndpointRetryPolicyChanged { endpoint_id, .. }
+        | EndpointEvent::EndpointDisabled { endpoint_id, .. }
+        | EndpointEvent::EndpointEnabled { endpoint_id, .. }
+        | EndpointEvent::EndpointDeleted { endpoint_id, .. } => endpoint_id.get(),
+    }
+}
+
+fn job_id(event: &SyncJobEvent) -> i64 {
+    match event {
+        SyncJobEvent::SyncJobStarted { job_id, .. }
+        | SyncJobEvent::SyncJobProgressed { job_id, .. }
+        | SyncJobEvent::SyncJobSucceeded { job_id, .. }
+        | SyncJobEvent::SyncJobFailed { job_id, .. }
+        | SyncJobEvent::SyncJobCancelled { job_id, .. } => job_id.get(),
+    }
+}

@@ -1,0 +1,132 @@
+//! The read-model projector: one subscription, `read_models`, that keeps every
+//! event-sourced table of `migrations/0002` (see `store::migrate::READ_MODEL_TABLES`)
+//! in step with the log.
+//!
+//! Each batch is applied set-based: the rows the batch touches are loaded with one
+//! query per table, the events are folded into them in memory, in log order, and
+//! every changed table is written back with one multi-row statement. Tables are
+//! written in foreign-key order (an event's row before the deliveries that refer to
+//! it). Every value written comes from the events (never `now()`), so a rebuild
+//! produces the same rows as the live projection.
+
+mod fold;
+pub mod rows;
+
+use async_trait::async_trait;
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio_util::sync::CancellationToken;
+
+use crate::decode::Decoder;
+use crate::subscription::{
+    checkpoint, Handler, HandlerError, StoredEvent, Subscription, SubscriptionConfig,
+    SubscriptionError,
+};
+
+/// The subscription's name (its checkpoint row).
+pub const NAME: &str = "read_models";
+
+/// The projection's version: bump it when the read models' shape or the way events
+/// are folded into them changes; a process that finds an older version rebuilds.
+pub const VERSION: i32 = 1;
+
+/// The read-model projector. Writes into the tables its transaction's `search_path`
+/// finds first: `public`, or a rebuild's shadow schema.
+#[derive(Debug)]
+pub struct ReadModels {
+    name: String,
+    schema: Option<String>,
+    decoder: Decoder,
+}
+
+impl Default for ReadModels {
+    fn default() -> Self {
+        Self::live()
+    }
+}
+
+impl ReadModels {
+    /// The live projection, writing into `public`.
+    pub fn live() -> Self {
+        Self {
+            name: NAME.to_owned(),
+            schema: None,
+            decoder: Decoder::default(),
+        }
+    }
+
+    /// A projection into `schema`, with its own checkpoint `name`: for rebuilds.
+    pub fn into_schema(name: impl Into<String>, schema: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            schema: Some(schema.into()),
+            decoder: Decoder::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for ReadModels {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[StoredEvent],
+    ) -> Result<(), HandlerError> {
+        if let Some(schema) = &self.schema {
+            sqlx::query("SELECT set_config('search_path', format('%I, public', $1::text), true)")
+                .bind(schema)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let decoded = events
+            .iter()
+            .map(|e| self.decoder.decode(e).map(|d| (e, d)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut batch = fold::Batch::load(tx, &decoded).await?;
+        for (stored, event) in &decoded {
+            batch.apply(stored, event)?;
+        }
+        batch.write(tx).await?;
+        if self.schema.is_some() {
+            sqlx::query("SELECT set_config('search_path', 'public', true)")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the live projection until `shutdown` (waiting its turn if another process
+/// holds it).
+pub async fn run(
+    pool: PgPool,
+    config: SubscriptionConfig,
+    shutdown: CancellationToken,
+) -> Result<(), SubscriptionError> {
+    Subscription::new(pool, ReadModels::live(), config)
+        .run(shutdown)
+        .await
+}
+
+/// Applies everything pending once, in this task: for commands that must see their
+/// own effect at once (`ledgerd keys create`). Safe beside a running projector: the
+/// checkpoint fences every batch.
+pub async fn catch_up(pool: &PgPool) -> Result<(), HandlerError> {
+    let subscription = Subscription::new(
+        pool.clone(),
+        ReadModels::live(),
+        SubscriptionConfig::default(),
+    );
+    let mut cursor = checkpoint(pool, NAME).await?;
+    loop {
+        match subscription.step(cursor).await {
+            Ok(Some(next)) => cursor = next,
+            Ok(None) => return Ok(()),
+            Err(HandlerError::Superseded) => cursor = checkpoint(pool, NAME).await?,
+            Err(err) => return Err(err),
+        }
+    }
+}

@@ -1,0 +1,631 @@
+//! One struct per read-model row, loaded for the ids a batch touches and written back
+//! with one multi-row statement per table (`unnest` of column arrays).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+/// Rows of one table, keyed by id, remembering which ones the batch changed.
+#[derive(Debug)]
+pub struct Table<R> {
+    rows: std::collections::HashMap<i64, R>,
+    dirty: Vec<i64>,
+}
+
+impl<R> Default for Table<R> {
+    fn default() -> Self {
+        Self {
+            rows: std::collections::HashMap::new(),
+            dirty: Vec::new(),
+        }
+    }
+}
+
+impl<R> Table<R> {
+    /// Adds rows read from the database.
+    pub fn extend(&mut self, rows: impl IntoIterator<Item = (i64, R)>) {
+        self.rows.extend(rows);
+    }
+
+    /// The row with `id`, if loaded or inserted.
+    pub fn get_mut(&mut self, id: i64) -> Option<&mut R> {
+        if self.rows.contains_key(&id) {
+            self.mark(id);
+        }
+        self.rows.get_mut(&id)
+    }
+
+    /// Inserts (or replaces) a row.
+    pub fn put(&mut self, id: i64, row: R) {
+        self.rows.insert(id, row);
+        self.mark(id);
+    }
+
+    /// Removes a row; the caller records the delete.
+    pub fn remove(&mut self, id: i64) -> Option<R> {
+        self.dirty.retain(|d| *d != id);
+        self.rows.remove(&id)
+    }
+
+    /// Every row, loaded or changed.
+    pub fn values(&self) -> impl Iterator<Item = &R> {
+        self.rows.values()
+    }
+
+    fn mark(&mut self, id: i64) {
+        if !self.dirty.contains(&id) {
+            self.dirty.push(id);
+        }
+    }
+
+    /// The rows the batch changed, in the order first changed.
+    pub fn changed(&self) -> impl Iterator<Item = &R> {
+        self.dirty.iter().filter_map(|id| self.rows.get(id))
+    }
+
+    /// Whether the batch changed nothing here.
+    pub fn is_clean(&self) -> bool {
+        self.dirty.is_empty()
+    }
+}
+
+/// `api_keys` (without `last_used_at`, which the API keeps, not the log).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub name: String,
+    pub key_hash: String,
+    pub permissions_json: Value,
+    pub status_id: i16,
+    pub prefix: String,
+    pub rate_limit_per_minute: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// `webhook_endpoints`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndpointRow {
+    pub id: i64,
+    pub system_name: String,
+    pub url: String,
+    pub secret: String,
+    pub status_id: i16,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    pub retry_schedule_json: Option<Value>,
+    pub timeout_ms: i32,
+}
+
+/// `integration_events`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_type: String,
+    pub source_system: String,
+    pub payload_json: Value,
+    pub status_id: i16,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub event_key: String,
+    pub channel: String,
+    pub delivery_count: Option<i32>,
+}
+
+/// `event_mappings`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MappingRow {
+    pub id: i64,
+    pub event_type: String,
+    pub target_system: String,
+    pub mapping_json: Value,
+    pub version: String,
+    pub version_number: i32,
+    pub published_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// `webhook_deliveries`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub event_id: i64,
+    pub status_id: i16,
+    pub attempts: i32,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub response_code: Option<i32>,
+    pub event_created_at: DateTime<Utc>,
+    pub mapping_id: Option<i64>,
+    pub mapping_version: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `retry_queue` (its lease columns are operational: cleared on every write).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RetryRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub next_retry_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub event_created_at: DateTime<Utc>,
+    pub endpoint_id: i64,
+}
+
+/// `dead_letter`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeadLetterRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub event_created_at: DateTime<Utc>,
+    pub delivery_id: i64,
+    pub endpoint_id: i64,
+    pub requeued_at: Option<DateTime<Utc>>,
+}
+
+/// `sync_jobs`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncJobRow {
+    pub id: i64,
+    pub job_type: String,
+    pub status_id: i16,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub parameters_json: Value,
+    pub progress_done: i64,
+    pub progress_total: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Loads the rows of `table` whose `key` column is in `ids`.
+pub async fn load<R>(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &str,
+    key: &str,
+    ids: &[i64],
+) -> Result<Vec<R>, sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT {columns} FROM {table} WHERE {key} = ANY($1)");
+    sqlx::query_as::<_, R>(&sql).bind(ids).fetch_all(conn).await
+}
+
+/// Column lists, in the order the upserts bind them.
+pub const API_KEY_COLUMNS: &str = "id, name, key_hash, permissions_json, status_id, prefix, \
+    rate_limit_per_minute, created_at, revoked_at";
+/// See [`API_KEY_COLUMNS`].
+pub const ENDPOINT_COLUMNS: &str = "id, system_name, url, secret, status_id, created_at, \
+    updated_at, previous_secret, previous_secret_expires_at, disabled_reason, \
+    retry_schedule_json, timeout_ms";
+/// See [`API_KEY_COLUMNS`].
+pub const EVENT_COLUMNS: &str = "id, event_type, source_system, payload_json, status_id, \
+    created_at, updated_at, event_key, channel, delivery_count";
+/// See [`API_KEY_COLUMNS`].
+pub const MAPPING_COLUMNS: &str =
+    "id, event_type, target_system, mapping_json, version, version_number, published_at, retired_at";
+/// See [`API_KEY_COLUMNS`].
+pub const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, status_id, attempts, \
+    last_attempt_at, response_code, event_created_at, mapping_id, mapping_version, \
+    next_attempt_at, last_error, created_at, updated_at";
+/// See [`API_KEY_COLUMNS`].
+pub const RETRY_COLUMNS: &str =
+    "id, event_id, next_retry_at, attempts, event_created_at, endpoint_id";
+/// See [`API_KEY_COLUMNS`].
+pub const DEAD_LETTER_COLUMNS: &str = "id, event_id, reason, created_at, event_created_at, \
+    delivery_id, endpoint_id, requeued_at";
+/// See [`API_KEY_COLUMNS`].
+pub const SYNC_JOB_COLUMNS: &str = "id, job_type, status_id, started_at, finished_at, \
+    parameters_json, progress_done, progress_total, error, created_at, updated_at";
+
+/// `INSERT INTO table (columns) SELECT * FROM unnest(...) ON CONFLICT (key) DO UPDATE`
+/// every column but the key.
+fn upsert_sql(
+    table: &str,
+    columns: &str,
+    types: &[&str],
+    conflict: &str,
+    extra_set: &str,
+) -> String {
+    let params: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", i + 1))
+        .collect();
+    let conflict_cols: Vec<&str> = conflict.split(',').map(str::trim).collect();
+    let mut sets: Vec<String> = columns
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !conflict_cols.contains(c))
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect();
+    if !extra_set.is_empty() {
+        sets.push(extra_set.to_owned());
+    }
+    format!(
+        "INSERT INTO {table} ({columns}) SELECT * FROM unnest({}) ON CONFLICT ({conflict}) DO UPDATE SET {}",
+        params.join(", "),
+        sets.join(", ")
+    )
+}
+
+macro_rules! column {
+    ($rows:expr, $field:ident) => {
+        $rows.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
+    };
+}
+
+/// Writes the changed `api_keys` rows.
+pub async fn upsert_api_keys(
+    conn: &mut PgConnection,
+    rows: &[&ApiKeyRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "api_keys",
+        API_KEY_COLUMNS,
+        &[
+            "bigint",
+            "text",
+            "text",
+            "jsonb",
+            "smallint",
+            "text",
+            "integer",
+            "timestamptz",
+            "timestamptz",
+        ],
+        "id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, name))
+        .bind(column!(rows, key_hash))
+        .bind(column!(rows, permissions_json))
+        .bind(column!(rows, status_id))
+        .bind(column!(rows, prefix))
+        .bind(column!(rows, rate_limit_per_minute))
+        .bind(column!(rows, created_at))
+        .bind(column!(rows, revoked_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `webhook_endpoints` rows.
+pub async fn upsert_endpoints(
+    conn: &mut PgConnection,
+    rows: &[&EndpointRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "webhook_endpoints",
+        ENDPOINT_COLUMNS,
+        &[
+            "bigint",
+            "text",
+            "text",
+            "text",
+            "smallint",
+            "timestamptz",
+            "timestamptz",
+            "text",
+            "timestamptz",
+            "text",
+            "jsonb",
+            "integer",
+        ],
+        "id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, system_name))
+        .bind(column!(rows, url))
+        .bind(column!(rows, secret))
+        .bind(column!(rows, status_id))
+        .bind(column!(rows, created_at))
+        .bind(column!(rows, updated_at))
+        .bind(column!(rows, previous_secret))
+        .bind(column!(rows, previous_secret_expires_at))
+        .bind(column!(rows, disabled_reason))
+        .bind(column!(rows, retry_schedule_json))
+        .bind(column!(rows, timeout_ms))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `integration_events` rows.
+pub async fn upsert_events(conn: &mut PgConnection, rows: &[&EventRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "integration_events",
+        EVENT_COLUMNS,
+        &[
+            "bigint",
+            "text",
+            "text",
+            "jsonb",
+            "smallint",
+            "timestamptz",
+            "timestamptz",
+            "text",
+            "text",
+            "integer",
+        ],
+        "id, created_at",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, event_type))
+        .bind(column!(rows, source_system))
+        .bind(column!(rows, payload_json))
+        .bind(column!(rows, status_id))
+        .bind(column!(rows, created_at))
+        .bind(column!(rows, updated_at))
+        .bind(column!(rows, event_key))
+        .bind(column!(rows, channel))
+        .bind(column!(rows, delivery_count))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `event_mappings` rows.
+pub async fn upsert_mappings(
+    conn: &mut PgConnection,
+    rows: &[&MappingRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "event_mappings",
+        MAPPING_COLUMNS,
+        &[
+            "bigint",
+            "text",
+            "text",
+            "jsonb",
+            "text",
+            "integer",
+            "timestamptz",
+            "timestamptz",
+        ],
+        "id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, event_type))
+        .bind(column!(rows, target_system))
+        .bind(column!(rows, mapping_json))
+        .bind(column!(rows, version))
+        .bind(column!(rows, version_number))
+        .bind(column!(rows, published_at))
+        .bind(column!(rows, retired_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `webhook_deliveries` rows.
+pub async fn upsert_deliveries(
+    conn: &mut PgConnection,
+    rows: &[&DeliveryRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "webhook_deliveries",
+        DELIVERY_COLUMNS,
+        &[
+            "bigint",
+            "bigint",
+            "bigint",
+            "smallint",
+            "integer",
+            "timestamptz",
+            "integer",
+            "timestamptz",
+            "bigint",
+            "integer",
+            "timestamptz",
+            "text",
+            "timestamptz",
+            "timestamptz",
+        ],
+        "id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, endpoint_id))
+        .bind(column!(rows, event_id))
+        .bind(column!(rows, status_id))
+        .bind(column!(rows, attempts))
+        .bind(column!(rows, last_attempt_at))
+        .bind(column!(rows, response_code))
+        .bind(column!(rows, event_created_at))
+        .bind(column!(rows, mapping_id))
+        .bind(column!(rows, mapping_version))
+        .bind(column!(rows, next_attempt_at))
+        .bind(column!(rows, last_error))
+        .bind(column!(rows, created_at))
+        .bind(column!(rows, updated_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `retry_queue` rows, clearing their leases.
+pub async fn upsert_retries(
+    conn: &mut PgConnection,
+    rows: &[&RetryRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "retry_queue",
+        RETRY_COLUMNS,
+        &[
+            "bigint",
+            "bigint",
+            "timestamptz",
+            "integer",
+            "timestamptz",
+            "bigint",
+        ],
+        "id",
+        "leased_until = NULL, leased_by = NULL",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, event_id))
+        .bind(column!(rows, next_retry_at))
+        .bind(column!(rows, attempts))
+        .bind(column!(rows, event_created_at))
+        .bind(column!(rows, endpoint_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes `retry_queue` rows.
+pub async fn delete_retries(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM retry_queue WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `dead_letter` rows.
+pub async fn upsert_dead_letters(
+    conn: &mut PgConnection,
+    rows: &[&DeadLetterRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "dead_letter",
+        DEAD_LETTER_COLUMNS,
+        &[
+            "bigint",
+            "bigint",
+            "text",
+            "timestamptz",
+            "timestamptz",
+            "bigint",
+            "bigint",
+            "timestamptz",
+        ],
+        "id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, event_id))
+        .bind(column!(rows, reason))
+        .bind(column!(rows, created_at))
+        .bind(column!(rows, event_created_at))
+        .bind(column!(rows, delivery_id))
+        .bind(column!(rows, endpoint_id))
+        .bind(column!(rows, requeued_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the changed `sync_jobs` rows.
+pub async fn upsert_sync_jobs(
+    conn: &mut PgConnection,
+    rows: &[&SyncJobRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "sync_jobs",
+        SYNC_JOB_COLUMNS,
+        &[
+            "bigint",
+            "text",
+            "smallint",
+            "timestamptz",
+            "timestamptz",
+            "jsonb",
+            "bigint",
+            "bigint",
+            "text",
+            "timestamptz",
+            "timestamptz",
+        ],
+        "id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, id))
+        .bind(column!(rows, job_type))
+        .bind(column!(rows, status_id))
+        .bind(column!(rows, started_at))
+        .bind(column!(rows, finished_at))
+        .bind(column!(rows, parameters_json))
+        .bind(column!(rows, progress_done))
+        .bind(column!(rows, progress_total))
+        .bind(column!(rows, error))
+        .bind(column!(rows, created_at))
+        .bind(column!(rows, updated_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the status of events (by id) in one statement.
+pub async fn set_event_statuses(
+    conn: &mut PgConnection,
+    statuses: &[(i64, i16)],
+) -> Result<(), sqlx::Error> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
+        "UPDATE integration_events e SET status_id = s.status_id, updated_at = now() FROM unnest(",
+    );
+    query.push_bind(statuses.iter().map(|s| s.0).collect::<Vec<_>>());
+    query.push("::bigint[], ");
+    query.push_bind(statuses.iter().map(|s| s.1).collect::<Vec<_>>());
+    query
+        .push("::smallint[]) AS s(id, status_id) WHERE e.id = s.id AND e.status_id <> s.status_id");
+    query.build().execute(conn).await?;
+    Ok(())
+}
