@@ -6,7 +6,9 @@
 //!   active instance per subscription across all processes.
 //! - [`decode`]: stored events back to domain events, through the upcasters.
 //! - [`read_models`]: the projector of every event-sourced read model.
+//! - [`rebuild`]: blue/green rebuilds of the read models from the whole log.
 
 pub mod decode;
 pub mod read_models;
+pub mod rebuild;
 pub mod subscription;

@@ -11,7 +11,7 @@ use projections::subscription::{
     checkpoint, Cursor, Handler, HandlerError, StoredEvent, Subscription, SubscriptionConfig,
 };
 use sqlx::{PgPool, Postgres, Transaction};
-use tests::TestDatabase;
+use testkit::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
 /// Records every event it sees in `seen`; the primary key turns a double into an error.

@@ -1,0 +1,298 @@
+//! Blue/green rebuilds of the read models (DESIGN decision 10, ADR 0005).
+//!
+//! 1. Create the shadow schema `ledger_rebuild` and, in it, the read models as
+//!    `ledger_create_read_models` defines them now; its checkpoint is
+//!    `read_models@rebuild`. (If both exist, a crashed rebuild is resumed.)
+//! 2. Replay the log from position zero into the shadow tables in large batches,
+//!    committing the shadow checkpoint with each, while the live tables keep serving.
+//! 3. Swap, in one transaction: lock the live checkpoint row (the live projector's
+//!    next commit waits, then finds the checkpoint moved and re-reads it), apply the
+//!    last events to the shadow, carry the operational columns over (API keys'
+//!    `last_used_at`, retry leases), move the live tables (and partitions) out and the
+//!    shadow ones in, set the live checkpoint to the shadow's cursor and version.
+//!
+//! Readers see the old tables until the swap commits, then the new ones; a query
+//! blocked for the moment of the swap resolves the table name again and reads the
+//! new table.
+
+use sqlx::{PgPool, Postgres, Row as _, Transaction};
+use store::migrate::READ_MODEL_TABLES;
+
+use crate::read_models::{ReadModels, NAME, VERSION};
+use crate::subscription::{advance, apply_next, Cursor, HandlerError};
+
+/// The shadow schema a rebuild fills.
+pub const SHADOW_SCHEMA: &str = "ledger_rebuild";
+/// Where the live tables go for the moment of the swap, before being dropped.
+const RETIRED_SCHEMA: &str = "ledger_retired";
+/// The shadow projection's checkpoint.
+pub const SHADOW_CHECKPOINT: &str = "read_models@rebuild";
+/// Events per shadow batch.
+const BATCH: i64 = 5000;
+
+/// How far a rebuild is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Events applied to the shadow tables so far (this run).
+    pub done: u64,
+    /// Events in the log when last looked (grows while events arrive).
+    pub total: u64,
+}
+
+/// What a finished rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Events applied to the shadow tables by this run.
+    pub events: u64,
+    /// Whether it resumed a crashed rebuild.
+    pub resumed: bool,
+}
+
+/// The live projection's version as recorded, if it has run.
+pub async fn recorded_version(pool: &PgPool) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM subscription_checkpoints WHERE name = $1")
+        .bind(NAME)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Whether the live read models were built by an older version of the projection.
+pub async fn needs_rebuild(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    Ok(recorded_version(pool).await?.is_some_and(|v| v < VERSION))
+}
+
+/// Rebuilds the read models from the whole log and swaps them in; `on_progress` is
+/// called after every batch. Only one rebuild runs at a time (an advisory lock).
+#[tracing::instrument(skip_all, err)]
+pub async fn rebuild(
+    pool: &PgPool,
+    mut on_progress: impl FnMut(Progress) + Send,
+) -> Result<RebuildReport, HandlerError> {
+    let mut lock = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('rebuild:read_models', 0))")
+        .execute(&mut *lock)
+        .await?;
+    let result = rebuild_locked(pool, &mut on_progress).await;
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('rebuild:read_models', 0))")
+        .execute(&mut *lock)
+        .await?;
+    result
+}
+
+async fn rebuild_locked(
+    pool: &PgPool,
+    on_progress: &mut (impl FnMut(Progress) + Send),
+) -> Result<RebuildReport, HandlerError> {
+    let resumed = prepare_shadow(pool).await?;
+    let shadow = ReadModels::into_schema(SHADOW_CHECKPOINT, SHADOW_SCHEMA);
+    let mut cursor = shadow_cursor(pool).await?;
+    let mut done = 0u64;
+    let mut total = count_events(pool).await?;
+    loop {
+        let mut tx = pool.begin().await?;
+        let Some((next, applied)) = apply_next(&mut tx, &shadow, cursor, BATCH).await? else {
+            tx.rollback().await?;
+            break;
+        };
+        if !advance(&mut tx, SHADOW_CHECKPOINT, cursor, next).await? {
+            tx.rollback().await?;
+            return Err(HandlerError::Superseded);
+        }
+        tx.commit().await?;
+        cursor = next;
+        done += applied as u64;
+        if done > total {
+            total = count_events(pool).await?.max(done);
+        }
+        on_progress(Progress { done, total });
+    }
+    let tail = swap(pool, &shadow, cursor).await?;
+    done += tail;
+    on_progress(Progress {
+        done,
+        total: total.max(done),
+    });
+    Ok(RebuildReport {
+        events: done,
+        resumed,
+    })
+}
+
+/// Creates the shadow schema and checkpoint, or finds those of a crashed rebuild;
+/// true when resuming.
+async fn prepare_shadow(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let schema_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(SHADOW_SCHEMA)
+            .fetch_one(&mut *tx)
+            .await?;
+    let checkpoint_exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1)",
+    )
+    .bind(SHADOW_CHECKPOINT)
+    .fetch_one(&mut *tx)
+    .await?;
+    if schema_exists && checkpoint_exists {
+        tx.commit().await?;
+        tracing::info!("resuming an interrupted rebuild");
+        return Ok(true);
+    }
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {SHADOW_SCHEMA} CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA {SHADOW_SCHEMA}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT ledger_create_read_models($1)")
+        .bind(SHADOW_SCHEMA)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO subscription_checkpoints (name, version, state) VALUES ($1, $2, 'rebuilding') \
+         ON CONFLICT (name) DO UPDATE SET tx_id = '0'::xid8, position = 0, version = $2, \
+         state = 'rebuilding', error = NULL, updated_at = now()",
+    )
+    .bind(SHADOW_CHECKPOINT)
+    .bind(VERSION)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(false)
+}
+
+async fn shadow_cursor(pool: &PgPool) -> Result<Cursor, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT (tx_id::text)::bigint AS tx_id, position FROM subscription_checkpoints WHERE name = $1",
+    )
+    .bind(SHADOW_CHECKPOINT)
+    .fetch_one(pool)
+    .await?;
+    Ok(Cursor {
+        tx_id: row.try_get("tx_id")?,
+        position: row.try_get("position")?,
+    })
+}
+
+async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    // The highest position is a cheap upper bound of the count.
+    let max: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(max.unwrap_or(0)).unwrap_or(0))
+}
+
+/// Catches the shadow up and swaps it in, in one transaction; returns how many
+/// events the catch-up applied.
+async fn swap(pool: &PgPool, shadow: &ReadModels, mut cursor: Cursor) -> Result<u64, HandlerError> {
+    let mut tx = pool.begin().await?;
+    // Tables first, checkpoint row second: a live batch in flight holds the tables and
+    // then wants the row; taking them in the same order cannot deadlock with it.
+    sqlx::query(&format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        READ_MODEL_TABLES
+            .iter()
+            .map(|t| format!("public.{t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO subscription_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(NAME)
+    .bind(VERSION)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT 1 FROM subscription_checkpoints WHERE name = $1 FOR UPDATE")
+        .bind(NAME)
+        .execute(&mut *tx)
+        .await?;
+    let mut applied = 0u64;
+    while let Some((next, n)) = apply_next(&mut tx, shadow, cursor, BATCH).await? {
+        cursor = next;
+        applied += n as u64;
+    }
+    carry_operational_columns(&mut tx).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {RETIRED_SCHEMA} CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA {RETIRED_SCHEMA}"))
+        .execute(&mut *tx)
+        .await?;
+    move_tables(&mut tx, "public", RETIRED_SCHEMA).await?;
+    move_tables(&mut tx, SHADOW_SCHEMA, "public").await?;
+    sqlx::query(
+        "UPDATE subscription_checkpoints SET tx_id = $2::text::xid8, position = $3, version = $4, \
+         state = 'running', error = NULL, updated_at = now() WHERE name = $1",
+    )
+    .bind(NAME)
+    .bind(cursor.tx_id.to_string())
+    .bind(cursor.position)
+    .bind(VERSION)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM subscription_checkpoints WHERE name = $1")
+        .bind(SHADOW_CHECKPOINT)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("DROP SCHEMA {RETIRED_SCHEMA} CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("DROP SCHEMA {SHADOW_SCHEMA}"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(position = cursor.position, "read models swapped in");
+    Ok(applied)
+}
+
+/// Copies what the log does not hold from the live rows to the shadow ones.
+async fn carry_operational_columns(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {SHADOW_SCHEMA}.api_keys s SET last_used_at = l.last_used_at \
+         FROM public.api_keys l WHERE s.id = l.id AND l.last_used_at IS NOT NULL"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE {SHADOW_SCHEMA}.retry_queue s SET leased_until = l.leased_until, leased_by = l.leased_by \
+         FROM public.retry_queue l WHERE s.id = l.id AND l.leased_until IS NOT NULL"
+    ))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves every read-model table, and the partitions of partitioned ones, from one
+/// schema to another.
+async fn move_tables(
+    tx: &mut Transaction<'_, Postgres>,
+    from: &str,
+    to: &str,
+) -> Result<(), sqlx::Error> {
+    for table in READ_MODEL_TABLES {
+        let partitions: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = format('%I.%I', $1::text, $2::text)::regclass",
+        )
+        .bind(from)
+        .bind(table)
+        .fetch_all(&mut **tx)
+        .await?;
+        for partition in partitions {
+            sqlx::query(&format!(
+                "ALTER TABLE \"{from}\".\"{partition}\" SET SCHEMA \"{to}\""
+            ))
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query(&format!(
+            "ALTER TABLE \"{from}\".\"{table}\" SET SCHEMA \"{to}\""
+        ))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
