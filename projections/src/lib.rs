@@ -7,8 +7,10 @@
 //! - [`decode`]: stored events back to domain events, through the upcasters.
 //! - [`read_models`]: the projector of every event-sourced read model.
 //! - [`rebuild`]: blue/green rebuilds of the read models from the whole log.
+//! - [`time_travel`]: an aggregate's state as of an instant or a sequence.
 
 pub mod decode;
 pub mod read_models;
 pub mod rebuild;
 pub mod subscription;
+pub mod time_travel;

@@ -15,7 +15,7 @@
 //! blocked for the moment of the swap resolves the table name again and reads the
 //! new table.
 
-use sqlx::{PgPool, Postgres, Row as _, Transaction};
+use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
 use store::migrate::READ_MODEL_TABLES;
 
 use crate::read_models::{ReadModels, NAME, VERSION};
@@ -68,14 +68,15 @@ pub async fn rebuild(
     pool: &PgPool,
     mut on_progress: impl FnMut(Progress) + Send,
 ) -> Result<RebuildReport, HandlerError> {
-    let mut lock = pool.acquire().await?;
+    // A connection of its own, not a pooled one: if this future is dropped midway the
+    // connection closes and the session lock goes with it, instead of going back to
+    // the pool still held.
+    let mut lock = PgConnection::connect_with(&pool.connect_options()).await?;
     sqlx::query("SELECT pg_advisory_lock(hashtextextended('rebuild:read_models', 0))")
-        .execute(&mut *lock)
+        .execute(&mut lock)
         .await?;
     let result = rebuild_locked(pool, &mut on_progress).await;
-    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('rebuild:read_models', 0))")
-        .execute(&mut *lock)
-        .await?;
+    lock.close().await?;
     result
 }
 

@@ -104,6 +104,10 @@ pub enum SubscriptionError {
     /// The database failed outside a batch.
     #[error("database")]
     Database(#[from] sqlx::Error),
+    /// Events recorded before a catch-up were still not applicable after a minute
+    /// (a transaction stays open that long).
+    #[error("events recorded earlier are still not applicable: a transaction stays open")]
+    Lagging,
 }
 
 /// How a subscription reads.

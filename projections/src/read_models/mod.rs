@@ -111,22 +111,52 @@ pub async fn run(
         .await
 }
 
-/// Applies everything pending once, in this task: for commands that must see their
-/// own effect at once (`ledgerd keys create`). Safe beside a running projector: the
-/// checkpoint fences every batch.
-pub async fn catch_up(pool: &PgPool) -> Result<(), HandlerError> {
+/// Applies, in this task, every event recorded before the call: for commands that
+/// must see their own effect at once (`ledgerd keys create`) and for tests. Events
+/// of transactions still open are waited for (up to a minute). Safe beside a
+/// running projector: the checkpoint fences every batch.
+pub async fn catch_up(pool: &PgPool) -> Result<(), SubscriptionError> {
+    let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
+        .fetch_one(pool)
+        .await?;
     let subscription = Subscription::new(
         pool.clone(),
         ReadModels::live(),
         SubscriptionConfig::default(),
     );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut cursor = checkpoint(pool, NAME).await?;
     loop {
         match subscription.step(cursor).await {
             Ok(Some(next)) => cursor = next,
-            Ok(None) => return Ok(()),
+            Ok(None) => {
+                let pending: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE position <= $1 \
+                     AND (tx_id, position) > ($2::text::xid8, $3))",
+                )
+                .bind(head)
+                .bind(cursor.tx_id.to_string())
+                .bind(cursor.position)
+                .fetch_one(pool)
+                .await?;
+                if !pending {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(SubscriptionError::Lagging);
+                }
+                // An older transaction is still open: its events come below the
+                // horizon once it ends.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
             Err(HandlerError::Superseded) => cursor = checkpoint(pool, NAME).await?,
-            Err(err) => return Err(err),
+            Err(HandlerError::Database(err)) => return Err(err.into()),
+            Err(source) => {
+                return Err(SubscriptionError::Stopped {
+                    name: NAME.to_owned(),
+                    source,
+                })
+            }
         }
     }
 }
