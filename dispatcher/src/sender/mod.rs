@@ -68,6 +68,9 @@ pub struct OutboundRequest {
     pub body: Bytes,
     /// The signature headers.
     pub headers: WebhookHeaders,
+    /// A total timeout for this request (the endpoint's own), used when shorter
+    /// than the client's `total_timeout`.
+    pub timeout: Option<Duration>,
 }
 
 /// What happened to one attempt.
@@ -214,6 +217,7 @@ pub struct Sender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
     body_excerpt_limit: usize,
+    total_timeout: Duration,
 }
 
 impl Sender {
@@ -236,6 +240,7 @@ impl Sender {
             client,
             policy,
             body_excerpt_limit: config.body_excerpt_limit,
+            total_timeout: config.total_timeout,
         })
     }
 
@@ -261,13 +266,15 @@ impl Sender {
             Ok(headers) => headers,
             Err(err) => return Outcome::failed(err, started),
         };
-        let sent = self
+        let mut builder = self
             .client
             .post(request.url)
             .headers(headers)
-            .body(request.body)
-            .send()
-            .await;
+            .body(request.body);
+        if let Some(timeout) = request.timeout.filter(|t| *t < self.total_timeout) {
+            builder = builder.timeout(timeout);
+        }
+        let sent = builder.send().await;
         let mut response = match sent {
             Ok(response) => response,
             Err(err) => {

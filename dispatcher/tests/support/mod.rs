@@ -1,5 +1,13 @@
-//! A real HTTP receiver on 127.0.0.1, port 0, for the dispatcher's tests.
+//! Test support of the dispatcher's tests.
+//!
+//! - [`Receiver`] (this file): a fixed-route HTTP receiver for the sender's tests.
+//! - [`hooks`]: a scriptable webhook receiver that keeps every request.
+//! - [`pipeline`]: projector, router and dispatchers running on a fresh database,
+//!   and the commands the API would issue.
 #![allow(dead_code)] // each test binary uses a different part of it
+
+pub mod hooks;
+pub mod pipeline;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -148,5 +156,6 @@ pub fn webhook(url: Url) -> OutboundRequest {
             timestamp: "1674087231".to_owned(),
             signature: "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= v1,AAAA".to_owned(),
         },
+        timeout: None,
     }
 }

@@ -1,0 +1,97 @@
+//! What the router reads from the read models: the live routes of a batch's event
+//! types, and how far the read-model projector has come.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use domain::{EndpointId, MappingId};
+use projections::subscription::Cursor;
+use sqlx::{PgConnection, PgPool, Row as _};
+
+/// One endpoint an event type goes to, with the mapping version to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub endpoint_id: EndpointId,
+    pub mapping_id: MappingId,
+    pub mapping_version: u32,
+}
+
+/// The live mapping per (event_type, target_system) is the highest version, if it is
+/// not retired (docs/events.md, `MappingRetired`); it routes to every active endpoint
+/// of that system.
+const ROUTES: &str = "\
+    WITH latest AS ( \
+        SELECT DISTINCT ON (event_type, target_system) \
+               id, event_type, target_system, version_number, retired_at \
+        FROM event_mappings \
+        WHERE event_type = ANY($1) \
+        ORDER BY event_type, target_system, version_number DESC \
+    ) \
+    SELECT l.event_type, e.id AS endpoint_id, l.id AS mapping_id, l.version_number \
+    FROM latest l \
+    JOIN webhook_endpoints e ON e.system_name = l.target_system AND e.status_id = $2 \
+    WHERE l.retired_at IS NULL \
+    ORDER BY l.event_type, e.id";
+
+/// The routes of every event type in `event_types`, in one query; a type without
+/// any is absent from the map.
+pub(crate) async fn routes(
+    conn: &mut PgConnection,
+    event_types: &[String],
+) -> Result<HashMap<String, Vec<Route>>, sqlx::Error> {
+    let rows = sqlx::query(ROUTES)
+        .bind(event_types)
+        .bind(domain::status::EndpointStatus::Active.id())
+        .fetch_all(conn)
+        .await?;
+    let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
+    for row in rows {
+        let version: i32 = row.try_get("version_number")?;
+        let route = Route {
+            endpoint_id: EndpointId::new(row.try_get("endpoint_id")?),
+            mapping_id: MappingId::new(row.try_get("mapping_id")?),
+            // The column's CHECK keeps it positive.
+            mapping_version: u32::try_from(version).unwrap_or_default(),
+        };
+        routes
+            .entry(row.try_get("event_type")?)
+            .or_default()
+            .push(route);
+    }
+    Ok(routes)
+}
+
+/// Waits until the subscription `name` has applied the log up to `upto`, polling,
+/// at most `max_wait`; whether it got there.
+pub(crate) async fn wait_for_checkpoint(
+    pool: &PgPool,
+    name: &str,
+    upto: Cursor,
+    max_wait: Duration,
+) -> Result<bool, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let row = sqlx::query(
+            "SELECT (tx_id::text)::bigint AS tx_id, position \
+             FROM subscription_checkpoints WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(row) = row {
+            let at = Cursor {
+                tx_id: row.try_get("tx_id")?,
+                position: row.try_get("position")?,
+            };
+            if at >= upto {
+                return Ok(true);
+            }
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}

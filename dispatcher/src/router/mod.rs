@@ -1,0 +1,311 @@
+//! The router: a checkpointed subscription that fans every received event out to
+//! one delivery per subscribed endpoint (DESIGN decisions 4 and 6).
+//!
+//! For each `EventReceived` in a batch it looks up the active endpoints whose
+//! system has a live mapping for the event's type (one query for the whole batch),
+//! records the fan-out on the event (`RecordRouting`, new delivery ids; an empty
+//! fan-out records the event as unroutable), then sends `Schedule` to each
+//! delivery's own stream.
+//!
+//! # Idempotency and the checkpoint
+//!
+//! The commands go through the command bus, each in its own transaction, not in the
+//! subscription's; the checkpoint is committed after all of them. A crash in between
+//! replays the batch, and replaying is harmless: a second `RecordRouting` is refused
+//! with `AlreadyRouted` and the router then schedules the fan-out recorded the first
+//! time (`details().deliveries`, the same delivery ids), and a second `Schedule` of a
+//! delivery stream is a no-op. So running the router twice over the same events
+//! creates nothing new, and a fan-out once recorded is never lost.
+//!
+//! The router also restarts an endpoint's circuit-breaker streak
+//! (`endpoint_health`, owned by this crate) on `EndpointEnabled`, in the
+//! subscription's transaction.
+
+mod lookup;
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::delivery::{self, DeliveryCommand};
+use domain::integration_event::{IntegrationEventCommand, IntegrationEventEvent, RoutedDelivery};
+use domain::values::EventType;
+use domain::{DeliveryId, EndpointEvent, EventId, IntegrationEventError};
+use futures_util::stream::{self, StreamExt as _};
+use projections::decode::{poison, AnyEvent, Decoder};
+use projections::subscription::{Cursor, Handler, HandlerError, StoredEvent};
+use sqlx::{Postgres, Transaction};
+use store::commands::CommandError;
+use store::ledger::Ledger;
+
+use crate::config::RouterConfig;
+use crate::meta;
+use crate::report;
+
+pub(crate) use lookup::Route;
+
+/// The router's subscription (checkpoint) name.
+pub const ROUTER_NAME: &str = "router";
+
+/// The router's [`Handler`]: run it with `Subscription::new(pool, router, config.subscription)`,
+/// or through [`crate::run_router`].
+#[derive(Debug)]
+pub struct Router {
+    ledger: Ledger,
+    config: RouterConfig,
+    decoder: Decoder,
+}
+
+/// One `EventReceived` to route.
+#[derive(Debug)]
+struct Received {
+    /// The event's stream (`IntegrationEvent` aggregate id).
+    stream: String,
+    /// Its place in the log, to name it in errors and in metadata.
+    position: i64,
+    cursor: Cursor,
+    cause_ref: String,
+    metadata: serde_json::Value,
+    event_id: EventId,
+    event_type: EventType,
+    received_at: DateTime<Utc>,
+}
+
+/// Why one event could not be routed.
+#[derive(Debug, thiserror::Error)]
+enum RouteError {
+    /// The aggregate refused the routing for a reason a retry will not change.
+    #[error("routing refused: {0}")]
+    Refused(String),
+    /// The event store failed; the batch is retried.
+    #[error("event store")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Router {
+    /// A router issuing its commands through `ledger`.
+    pub fn new(ledger: Ledger, config: RouterConfig) -> Self {
+        Self {
+            ledger,
+            config,
+            decoder: Decoder::default(),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(events = events.len(), received), err)]
+    async fn route_batch(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[StoredEvent],
+    ) -> Result<(), HandlerError> {
+        let mut received = Vec::new();
+        let mut enabled = Vec::new();
+        for event in events {
+            match (event.aggregate_type.as_str(), event.event_type.as_str()) {
+                ("IntegrationEvent", "EventReceived") => {
+                    received.push(received_of(event, self.decoder.decode(event)?)?)
+                }
+                ("Endpoint", "EndpointEnabled") => {
+                    if let AnyEvent::Endpoint(EndpointEvent::EndpointEnabled {
+                        endpoint_id, ..
+                    }) = self.decoder.decode(event)?
+                    {
+                        enabled.push(endpoint_id.get());
+                    }
+                }
+                _ => {}
+            }
+        }
+        tracing::Span::current().record("received", received.len());
+        self.route_all(tx, &received).await?;
+        if !enabled.is_empty() {
+            // The breaker's streak restarts when an endpoint is enabled again. Written
+            // last: the first write gives this transaction an id, and while that id is
+            // open no subscriber can read past it, so it must not stay open during
+            // the routing commands.
+            sqlx::query("DELETE FROM endpoint_health WHERE endpoint_id = ANY($1)")
+                .bind(&enabled)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Routes every received event of a batch.
+    async fn route_all(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        received: &[Received],
+    ) -> Result<(), HandlerError> {
+        let Some(last) = received.last() else {
+            return Ok(());
+        };
+        if let Some(projection) = &self.config.wait_for_projection {
+            let caught_up = lookup::wait_for_checkpoint(
+                self.ledger.pool(),
+                projection,
+                last.cursor,
+                self.config.projection_wait,
+            )
+            .await?;
+            if !caught_up {
+                tracing::info!(
+                    projection,
+                    "read models are behind the events to route; retrying"
+                );
+                return Err(HandlerError::Superseded);
+            }
+        }
+        let types: Vec<String> = received
+            .iter()
+            .map(|r| r.event_type.as_str().to_owned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let routes = lookup::routes(tx, &types).await?;
+        let no_routes = Vec::new();
+        // Indices, not references, keep the closure free of a higher-ranked lifetime
+        // that the `Send` check of `async_trait` cannot prove.
+        let results: Vec<_> = stream::iter(0..received.len())
+            .map(|i| {
+                let event = &received[i];
+                let routes = routes.get(event.event_type.as_str()).unwrap_or(&no_routes);
+                async move { (event, self.route_one(event, routes).await) }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        for (event, result) in results {
+            match result {
+                Ok(_) => {}
+                Err(RouteError::Refused(reason)) => {
+                    return Err(HandlerError::Poison {
+                        position: event.position,
+                        event_type: "IntegrationEvent/EventReceived".to_owned(),
+                        reason,
+                    })
+                }
+                Err(err @ RouteError::Store(_)) => {
+                    tracing::warn!(error = %report(&err), event_id = %event.event_id, "routing failed; the batch is retried");
+                    // Nothing was lost: replaying the batch is idempotent (module doc).
+                    return Err(HandlerError::Superseded);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the fan-out of one event and schedules its deliveries; how many.
+    #[tracing::instrument(skip_all, fields(event_id = %event.event_id, endpoints = routes.len()), err)]
+    async fn route_one(&self, event: &Received, routes: &[Route]) -> Result<usize, RouteError> {
+        let ids = &*self.ledger.services().ids;
+        let deliveries: Vec<RoutedDelivery> = routes
+            .iter()
+            .map(|route| RoutedDelivery {
+                delivery_id: DeliveryId::generate(ids),
+                endpoint_id: route.endpoint_id,
+                mapping_id: route.mapping_id,
+                mapping_version: route.mapping_version,
+            })
+            .collect();
+        let request_id = format!("{ROUTER_NAME}:{}", event.position);
+        let metadata = meta::caused_by(
+            Some(&event.metadata),
+            request_id.clone(),
+            event.cause_ref.clone(),
+        );
+        let command = IntegrationEventCommand::RecordRouting { deliveries };
+        let recorded = match self
+            .ledger
+            .events()
+            .execute(&event.stream, command, metadata.clone())
+            .await
+        {
+            Ok(executed) => executed.aggregate,
+            Err(CommandError::Rejected(IntegrationEventError::AlreadyRouted { .. })) => {
+                // A replay: the fan-out recorded the first time is the one to schedule.
+                let (aggregate, _) = self
+                    .ledger
+                    .events()
+                    .load(&event.stream)
+                    .await
+                    .map_err(|e| RouteError::Store(Box::new(e)))?;
+                aggregate
+            }
+            Err(CommandError::Rejected(refused)) => {
+                return Err(RouteError::Refused(refused.to_string()))
+            }
+            Err(other) => return Err(RouteError::Store(Box::new(other))),
+        };
+        let fan_out = recorded
+            .details()
+            .map(|d| d.deliveries.clone())
+            .unwrap_or_default();
+        for routed in &fan_out {
+            let command = DeliveryCommand::Schedule {
+                delivery_id: routed.delivery_id,
+                event_id: event.event_id,
+                event_received_at: event.received_at,
+                endpoint_id: routed.endpoint_id,
+                event_type: event.event_type.clone(),
+                mapping_id: routed.mapping_id,
+                mapping_version: routed.mapping_version,
+                due_at: None,
+            };
+            let stream = delivery::stream_id(event.event_id, routed.endpoint_id);
+            match self
+                .ledger
+                .deliveries()
+                .execute(&stream, command, metadata.clone())
+                .await
+            {
+                Ok(_) => {}
+                Err(CommandError::Rejected(refused)) => {
+                    return Err(RouteError::Refused(refused.to_string()))
+                }
+                Err(other) => return Err(RouteError::Store(Box::new(other))),
+            }
+        }
+        Ok(fan_out.len())
+    }
+}
+
+#[async_trait]
+impl Handler for Router {
+    fn name(&self) -> &str {
+        ROUTER_NAME
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[StoredEvent],
+    ) -> Result<(), HandlerError> {
+        self.route_batch(tx, events).await
+    }
+}
+
+fn received_of(event: &StoredEvent, decoded: AnyEvent) -> Result<Received, HandlerError> {
+    let AnyEvent::Integration(IntegrationEventEvent::EventReceived {
+        event_id,
+        event_type,
+        received_at,
+        ..
+    }) = decoded
+    else {
+        return Err(poison(event, "not an EventReceived".to_owned()));
+    };
+    Ok(Received {
+        stream: event.aggregate_id.clone(),
+        position: event.position,
+        cursor: Cursor {
+            tx_id: event.tx_id,
+            position: event.position,
+        },
+        cause_ref: meta::event_ref(&event.aggregate_type, &event.aggregate_id, event.sequence),
+        metadata: event.metadata.clone(),
+        event_id,
+        event_type,
+        received_at,
+    })
+}

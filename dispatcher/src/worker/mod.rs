@@ -1,0 +1,386 @@
+//! The dispatcher worker: claims due `retry_queue` rows with a lease, and makes one
+//! attempt per row within a global and a per-endpoint concurrency limit.
+//!
+//! # The loop
+//!
+//! Claim as many rows as there are free slots (one statement, see [`queue`]), start
+//! one task per row, then wait for whichever comes first: a `NOTIFY` on
+//! [`QUEUE_CHANNEL`] (a row was inserted, migration 0004), the nearest future
+//! `next_retry_at` (also of a retry this process just scheduled), the poll
+//! interval, or shutdown. When the last claim was limited (every free slot filled,
+//! or an endpoint at its limit), finishing attempts trigger the next claim as soon
+//! as half the slots in question are free, so a backlog is claimed in batches
+//! rather than one row per finished attempt or one batch per poll.
+//!
+//! The per-endpoint limit is per process: the claim counts what this process holds
+//! per endpoint and takes at most the rest.
+//!
+//! # Leases, crashes and shutdown
+//!
+//! A claim sets `leased_until = now() + lease` and `leased_by`. Rows are released by
+//! recording the attempt (see [`queue`] for how the row is updated). A dispatcher
+//! that dies keeps its rows leased until the lease expires, then any dispatcher
+//! claims them again: a webhook it had sent but not recorded is sent again, with
+//! the same `webhook-id` (at-least-once). On shutdown the loop stops claiming, lets
+//! in-flight attempts finish within the grace period, and abandons the rest to
+//! lease expiry.
+
+mod attempt;
+mod health;
+mod mapping;
+mod queue;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgListener;
+use store::ledger::Ledger;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, DispatcherConfig};
+use crate::report;
+use crate::sender::{SendError, Sender};
+
+pub use attempt::attempt_outcome;
+
+/// The channel a `retry_queue` insert notifies (trigger of migration 0004).
+pub const QUEUE_CHANNEL: &str = "ledger_retry_queue";
+
+/// Why the dispatcher could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client")]
+    Sender(#[source] SendError),
+    /// The database could not be reached at start.
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Free slots: a global semaphore, and per-endpoint counts the claim respects.
+#[derive(Debug)]
+struct Slots {
+    global: Arc<Semaphore>,
+    limit: usize,
+    per_endpoint: Mutex<HashMap<i64, i32>>,
+    per_endpoint_limit: usize,
+}
+
+/// One held slot; released when the attempt's task ends, however it ends.
+#[derive(Debug)]
+struct Slot {
+    slots: Arc<Slots>,
+    endpoint_id: i64,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.slots.lock();
+        if let Some(count) = held.get_mut(&self.endpoint_id) {
+            *count -= 1;
+            if *count <= 0 {
+                held.remove(&self.endpoint_id);
+            }
+        }
+    }
+}
+
+impl Slots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, i32>> {
+        self.per_endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn free(&self) -> usize {
+        self.global.available_permits()
+    }
+
+    /// Slots held by `endpoint_id`'s deliveries.
+    fn held_by(&self, endpoint_id: i64) -> usize {
+        let held = self.lock().get(&endpoint_id).copied().unwrap_or(0);
+        usize::try_from(held).unwrap_or(0)
+    }
+
+    /// Endpoints at their per-endpoint limit.
+    fn full(&self) -> HashSet<i64> {
+        let limit = i32::try_from(self.per_endpoint_limit).unwrap_or(i32::MAX);
+        self.lock()
+            .iter()
+            .filter(|(_, count)| **count >= limit)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// (held endpoints, their counts, endpoints at their limit).
+    fn held(&self) -> (Vec<i64>, Vec<i32>, Vec<i64>) {
+        let (ids, counts) = self.lock().iter().map(|(id, count)| (*id, *count)).unzip();
+        (ids, counts, self.full().into_iter().collect())
+    }
+
+    async fn take(self: &Arc<Self>, endpoint_id: i64) -> Option<Slot> {
+        // Only the loop takes slots, and never more than it saw free, so this does
+        // not wait; `None` only if the semaphore was closed.
+        let permit = Arc::clone(&self.global).acquire_owned().await.ok()?;
+        *self.lock().entry(endpoint_id).or_default() += 1;
+        Some(Slot {
+            slots: Arc::clone(self),
+            endpoint_id,
+            _permit: permit,
+        })
+    }
+}
+
+/// Runs the dispatcher until `shutdown`; see the module doc.
+pub async fn run_dispatcher(
+    ledger: Ledger,
+    config: DispatcherConfig,
+    shutdown: CancellationToken,
+) -> Result<(), DispatchError> {
+    config.validate()?;
+    let sender =
+        Sender::new(&config.sender, config.target_policy.clone()).map_err(DispatchError::Sender)?;
+    let worker_id = format!(
+        "dispatcher-{}-{:08x}",
+        std::process::id(),
+        ledger.services().random.next_u64() & 0xffff_ffff
+    );
+    let mut listener = PgListener::connect_with(ledger.pool()).await?;
+    listener.listen(QUEUE_CHANNEL).await?;
+    let slots = Arc::new(Slots {
+        global: Arc::new(Semaphore::new(config.concurrency)),
+        limit: config.concurrency,
+        per_endpoint: Mutex::new(HashMap::new()),
+        per_endpoint_limit: config.per_endpoint_concurrency,
+    });
+    let ctx = Arc::new(attempt::Context {
+        mappings: mapping::Mappings::new(config.mapping_timeout),
+        ledger,
+        sender,
+        config,
+        worker_id,
+    });
+    tracing::info!(worker = %ctx.worker_id, "dispatcher started");
+    let mut tasks: Tasks = JoinSet::new();
+    // When to claim next, and what limited the last claim.
+    let mut claim_at = Instant::now();
+    let mut limited = Limited::default();
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if Instant::now() >= claim_at {
+            (claim_at, limited) = claim_and_start(&ctx, &slots, &mut tasks).await;
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            notified = listener.recv() => match notified {
+                Ok(_) => claim_at = Instant::now(),
+                Err(err) => {
+                    tracing::warn!(error = %report(&err), "queue notifications lost; polling");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(ctx.config.error_backoff) => {}
+                    }
+                }
+            },
+            _ = tokio::time::sleep_until(claim_at) => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                let Ok((endpoint_id, next)) = done else { continue };
+                // A retry this process just scheduled: claim it when it is due.
+                if let Some(at) = next {
+                    claim_at = claim_at.min(instant_of(&ctx, at));
+                }
+                if limited.wants_claim(&slots, endpoint_id) {
+                    claim_at = Instant::now();
+                }
+            }
+        }
+    }
+    drain(&ctx, tasks).await;
+    Ok(())
+}
+
+/// Attempts in flight: each ends with its endpoint and, when the delivery stays
+/// queued, when its next attempt is due.
+type Tasks = JoinSet<(i64, Option<DateTime<Utc>>)>;
+
+/// What limited the last claim: then more rows are probably due, and the loop claims
+/// again as soon as a useful number of slots is free rather than at the next poll
+/// (and rather than one row per finished attempt).
+#[derive(Debug, Default)]
+struct Limited {
+    /// Every free slot was filled.
+    global: bool,
+    /// Endpoints that reached their per-endpoint limit.
+    endpoints: HashSet<i64>,
+}
+
+impl Limited {
+    fn wants_claim(&self, slots: &Slots, finished: i64) -> bool {
+        let refill = |limit: usize| (limit / 2).max(1);
+        let endpoint_free = slots
+            .per_endpoint_limit
+            .saturating_sub(slots.held_by(finished));
+        (self.global && slots.free() >= refill(slots.limit))
+            || (self.endpoints.contains(&finished)
+                && slots.free() > 0
+                && endpoint_free >= refill(slots.per_endpoint_limit))
+    }
+}
+
+/// Claims what the free slots allow and starts one task per row; when to claim
+/// next and what limited the claim.
+async fn claim_and_start(
+    ctx: &Arc<attempt::Context>,
+    slots: &Arc<Slots>,
+    tasks: &mut Tasks,
+) -> (Instant, Limited) {
+    let config = &ctx.config;
+    let free = slots.free();
+    let full_before = slots.full().len();
+    if free == 0 {
+        // Claimed again when attempts finish.
+        let limited = Limited {
+            global: true,
+            endpoints: HashSet::new(),
+        };
+        return (Instant::now() + config.poll_interval, limited);
+    }
+    let (rows, capped) = match claim(ctx, slots, free).await {
+        Ok(claimed) => claimed,
+        Err(err) => {
+            tracing::warn!(error = %report(&err), "claiming failed; backing off");
+            return (Instant::now() + config.error_backoff, Limited::default());
+        }
+    };
+    let global = rows.len() == free.min(config.batch_size);
+    // An endpoint that reached its limit in this claim may have hidden other
+    // endpoints' due rows from the scan; the next claim skips it.
+    let hidden = !rows.is_empty() && capped.len() > full_before;
+    for row in rows {
+        let Some(slot) = slots.take(row.endpoint_id).await else {
+            break;
+        };
+        let ctx = Arc::clone(ctx);
+        tasks.spawn(async move {
+            let endpoint_id = row.endpoint_id;
+            // A failure is logged by the attempt's span; the row keeps its lease
+            // and is attempted again when the lease expires.
+            let next = attempt::run(&ctx, row).await.ok().flatten();
+            drop(slot);
+            (endpoint_id, next)
+        });
+    }
+    let limited = Limited {
+        global,
+        endpoints: capped,
+    };
+    if (global || hidden) && slots.free() > 0 {
+        return (Instant::now(), limited);
+    }
+    if global {
+        return (Instant::now() + config.poll_interval, limited);
+    }
+    (Instant::now() + until_next_due(ctx).await, limited)
+}
+
+/// `at` (wall clock) as an instant of the runtime's clock.
+fn instant_of(ctx: &attempt::Context, at: DateTime<Utc>) -> Instant {
+    let from_now = (at - ctx.ledger.services().now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    Instant::now() + from_now
+}
+
+/// Claims up to `free` rows; the rows, and the endpoints whose per-endpoint limit
+/// the claim reached (so more of their rows may be due).
+#[tracing::instrument(skip_all, fields(free, claimed), err)]
+async fn claim(
+    ctx: &attempt::Context,
+    slots: &Slots,
+    free: usize,
+) -> Result<(Vec<queue::Claimed>, HashSet<i64>), sqlx::Error> {
+    let (held_endpoints, held_counts, full_endpoints) = slots.held();
+    let limit = ctx.config.per_endpoint_concurrency;
+    let mut capped: HashSet<i64> = full_endpoints.iter().copied().collect();
+    let mut after: HashMap<i64, usize> = held_endpoints
+        .iter()
+        .zip(&held_counts)
+        .map(|(id, n)| (*id, usize::try_from(*n).unwrap_or(0)))
+        .collect();
+    let request = queue::ClaimRequest {
+        worker_id: &ctx.worker_id,
+        lease_secs: ctx.config.lease.as_secs_f64(),
+        limit: free.min(ctx.config.batch_size),
+        per_endpoint: limit,
+        held_endpoints,
+        held_counts,
+        full_endpoints,
+    };
+    let rows = queue::claim(ctx.ledger.pool(), &request).await?;
+    for row in &rows {
+        let n = after.entry(row.endpoint_id).or_default();
+        *n += 1;
+        if *n >= limit {
+            capped.insert(row.endpoint_id);
+        }
+    }
+    tracing::Span::current().record("free", free);
+    tracing::Span::current().record("claimed", rows.len());
+    Ok((rows, capped))
+}
+
+/// How long to sleep: until the nearest future `next_retry_at`, at most the poll
+/// interval (which also covers leases expiring and endpoints enabled again).
+async fn until_next_due(ctx: &attempt::Context) -> Duration {
+    let poll = ctx.config.poll_interval;
+    match queue::next_due(ctx.ledger.pool()).await {
+        Ok(Some(at)) => {
+            let from_now = (at - ctx.ledger.services().now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            from_now.min(poll)
+        }
+        Ok(None) => poll,
+        Err(err) => {
+            tracing::warn!(error = %report(&err), "reading the next due time failed");
+            poll
+        }
+    }
+}
+
+/// Lets in-flight attempts finish within the grace period; abandons the rest to
+/// lease expiry.
+async fn drain(ctx: &attempt::Context, mut tasks: Tasks) {
+    let in_flight = tasks.len();
+    if in_flight > 0 {
+        tracing::info!(
+            in_flight,
+            "dispatcher stopping; finishing in-flight deliveries"
+        );
+    }
+    let finish = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(ctx.config.shutdown_grace, finish)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            abandoned = tasks.len(),
+            "grace period over; the rest is left to lease expiry"
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    tracing::info!(worker = %ctx.worker_id, "dispatcher stopped");
+}

@@ -1,0 +1,196 @@
+//! The dispatcher's statements on `retry_queue`: claiming due rows with a lease,
+//! and applying an attempt's result to the claimed row.
+//!
+//! # Who writes `retry_queue`
+//!
+//! The read-model projector inserts, updates and deletes rows from the Delivery
+//! events; the dispatcher claims rows (the lease columns, DESIGN decision 9) and,
+//! right after its `RecordAttempt` commits, applies to the row the same change the
+//! projector will apply from the events just written: delete on success or dead
+//! letter, new `next_retry_at`/`attempts` and lease cleared on a retry. Doing it
+//! here does not wait for the projector, so a retry due in one second is claimable
+//! in one second, and a lease never has to outlast projector lag.
+//!
+//! Both writers guard on `attempts`, which only moves forward: a change carrying an
+//! attempt number the row has already reached is already applied, so applying it
+//! twice, or late, is a no-op (a late projector cannot clear the lease of a newer
+//! claim, and a late delete cannot remove a requeued row). A dispatcher that dies
+//! after recording leaves the change to the projector.
+
+use chrono::{DateTime, Utc};
+use domain::status::EndpointStatus;
+use sqlx::PgPool;
+
+/// One claimed row, with everything its attempt needs from the read models.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct Claimed {
+    pub delivery_id: i64,
+    pub event_id: i64,
+    pub endpoint_id: i64,
+    pub mapping_id: Option<i64>,
+    pub program: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub timeout_ms: Option<i32>,
+    pub retry_schedule_json: Option<serde_json::Value>,
+}
+
+/// How many rows to claim and around which limits.
+#[derive(Debug)]
+pub(crate) struct ClaimRequest<'a> {
+    pub worker_id: &'a str,
+    pub lease_secs: f64,
+    pub limit: usize,
+    pub per_endpoint: usize,
+    /// Deliveries this process holds per endpoint (endpoint ids, counts).
+    pub held_endpoints: Vec<i64>,
+    pub held_counts: Vec<i32>,
+    /// Endpoints already at their per-endpoint limit: not even scanned.
+    pub full_endpoints: Vec<i64>,
+}
+
+/// Due rows of active endpoints whose lease is free, oldest first, locked with SKIP
+/// LOCKED so concurrent dispatchers take disjoint rows; at most `per_endpoint`
+/// minus what this process already holds per endpoint; leased in the same
+/// statement, and joined with what the attempt needs. The candidates are scanned a
+/// few times wider than the limit so one busy endpoint does not starve the others.
+const CLAIM: &str = "\
+WITH candidates AS MATERIALIZED ( \
+    SELECT r.id, r.endpoint_id, r.next_retry_at \
+    FROM retry_queue r \
+    JOIN webhook_endpoints e ON e.id = r.endpoint_id \
+    WHERE r.next_retry_at <= now() \
+      AND (r.leased_until IS NULL OR r.leased_until < now()) \
+      AND e.status_id = $9 \
+      AND r.endpoint_id <> ALL($3::bigint[]) \
+    ORDER BY r.next_retry_at, r.id \
+    LIMIT $4 \
+    FOR UPDATE OF r SKIP LOCKED \
+), ranked AS ( \
+    SELECT c.id, c.next_retry_at, \
+           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_retry_at, c.id) \
+             + COALESCE(h.held, 0) AS slot \
+    FROM candidates c \
+    LEFT JOIN unnest($5::bigint[], $6::int[]) AS h(endpoint_id, held) \
+           ON h.endpoint_id = c.endpoint_id \
+), picked AS ( \
+    SELECT id FROM ranked WHERE slot <= $7 ORDER BY next_retry_at, id LIMIT $8 \
+), claimed AS ( \
+    UPDATE retry_queue q \
+    SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
+    FROM picked \
+    WHERE q.id = picked.id \
+    RETURNING q.id, q.event_id, q.endpoint_id, q.event_created_at \
+) \
+SELECT c.id AS delivery_id, c.event_id, c.endpoint_id, \
+       d.mapping_id, m.mapping_json ->> 'program' AS program, \
+       ev.payload_json AS payload, \
+       e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.timeout_ms, \
+       e.retry_schedule_json \
+FROM claimed c \
+LEFT JOIN webhook_deliveries d ON d.id = c.id \
+LEFT JOIN event_mappings m ON m.id = d.mapping_id \
+LEFT JOIN integration_events ev ON ev.id = c.event_id AND ev.created_at = c.event_created_at \
+LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id";
+
+/// Claims up to `request.limit` due rows in one statement.
+pub(crate) async fn claim(
+    pool: &PgPool,
+    request: &ClaimRequest<'_>,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+    let per_endpoint = i64::try_from(request.per_endpoint).unwrap_or(i64::MAX);
+    sqlx::query_as::<_, Claimed>(CLAIM)
+        .bind(request.lease_secs)
+        .bind(request.worker_id)
+        .bind(&request.full_endpoints)
+        .bind(limit.saturating_mul(4))
+        .bind(&request.held_endpoints)
+        .bind(&request.held_counts)
+        .bind(per_endpoint)
+        .bind(limit)
+        .bind(EndpointStatus::Active.id())
+        .fetch_all(pool)
+        .await
+}
+
+/// The earliest future `next_retry_at` of the queue, to sleep until then.
+pub(crate) async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT min(next_retry_at) FROM retry_queue WHERE next_retry_at > now()")
+        .fetch_one(pool)
+        .await
+}
+
+/// The delivery succeeded or was dead-lettered at attempt `attempt`: its row goes
+/// (as the projector's delete does).
+pub(crate) async fn finish(
+    pool: &PgPool,
+    delivery_id: i64,
+    attempt: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND attempts < $2")
+        .bind(delivery_id)
+        .bind(attempt)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Attempt `attempt` failed and the next is due at `next_retry_at`: the row waits
+/// for it with its lease cleared (as the projector's update does).
+pub(crate) async fn reschedule(
+    pool: &PgPool,
+    delivery_id: i64,
+    attempt: i32,
+    next_retry_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE retry_queue \
+         SET next_retry_at = $3, attempts = $2, leased_until = NULL, leased_by = NULL \
+         WHERE id = $1 AND attempts < $2",
+    )
+    .bind(delivery_id)
+    .bind(attempt)
+    .bind(next_retry_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The aggregate says the row is not due before `due_at` (the read model is
+/// behind): put the row back until then, if this worker still holds it.
+pub(crate) async fn defer(
+    pool: &PgPool,
+    delivery_id: i64,
+    worker_id: &str,
+    due_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE retry_queue SET next_retry_at = $3, leased_until = NULL, leased_by = NULL \
+         WHERE id = $1 AND leased_by = $2",
+    )
+    .bind(delivery_id)
+    .bind(worker_id)
+    .bind(due_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The aggregate says the delivery takes no more attempts (succeeded, dead-lettered
+/// or cancelled; the projector is behind): drop the row this worker holds.
+pub(crate) async fn drop_stale(
+    pool: &PgPool,
+    delivery_id: i64,
+    worker_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND leased_by = $2")
+        .bind(delivery_id)
+        .bind(worker_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

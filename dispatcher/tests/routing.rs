@@ -1,0 +1,251 @@
+#![allow(clippy::unwrap_used)]
+//! Routing and fan-out end to end: real PostgreSQL, the projector, the router and a
+//! dispatcher running, real receivers on 127.0.0.1.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use dispatcher::{Router, RouterConfig};
+use domain::status::{DeliveryStatus, EventStatus};
+use projections::subscription::{Cursor, HandlerError, Subscription, SubscriptionConfig};
+use serde_json::json;
+use support::hooks::Hooks;
+use support::pipeline::{wait_for, EndpointSpec, Pipeline};
+
+const SUCCEEDED: i16 = DeliveryStatus::Succeeded.id();
+
+#[tokio::test]
+async fn one_event_reaches_three_endpoints_of_two_systems_mapped_and_signed() {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    let crm_a = p
+        .register("crm", &hooks.url("/crm-a"), EndpointSpec::default())
+        .await;
+    let crm_b = p
+        .register("crm", &hooks.url("/crm-b?token=x"), EndpointSpec::default())
+        .await;
+    let billing = p
+        .register("billing", &hooks.url("/billing"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", r#"{id: .order.id, who: "crm"}"#)
+        .await;
+    p.publish("order.created", "billing", ".").await;
+    // A system with a mapping for another type only, and one without any mapping.
+    p.register("shipping", &hooks.url("/shipping"), EndpointSpec::default())
+        .await;
+    p.publish("order.shipped", "shipping", ".").await;
+
+    let payload = json!({"order": {"id": 42, "total": 1999}});
+    let event = p
+        .receive("order-42", "order.created", payload.clone())
+        .await;
+
+    let mut ids = HashSet::new();
+    for endpoint in [&crm_a, &crm_b, &billing] {
+        ids.insert(p.wait_status(event, endpoint.id, SUCCEEDED).await);
+    }
+    assert_eq!(ids.len(), 3, "one delivery per endpoint");
+    // Nothing more arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hooks.count(), 3);
+    assert!(hooks.hits("/shipping").is_empty());
+
+    for (path, endpoint, body) in [
+        ("/crm-a", &crm_a, json!({"id": 42, "who": "crm"})),
+        ("/crm-b", &crm_b, json!({"id": 42, "who": "crm"})),
+        ("/billing", &billing, payload.clone()),
+    ] {
+        let hits = hooks.hits(path);
+        assert_eq!(hits.len(), 1, "{path}");
+        let hit = &hits[0];
+        assert_eq!(hit.json(), body, "{path}");
+        assert!(hit.verifies_with(&endpoint.secret), "{path} signature");
+        assert_eq!(hit.signature_count(), 1);
+        assert_eq!(hit.header("content-type"), Some("application/json"));
+        assert!(hit
+            .header("user-agent")
+            .is_some_and(|ua| ua.starts_with("IntegrationLedger/")));
+        let (delivery_id, _, attempts) = p.delivery(event, endpoint.id).await.unwrap();
+        assert_eq!(hit.webhook_id(), format!("msg_{delivery_id}"));
+        assert_eq!(attempts, 1);
+    }
+    // A signature made with another endpoint's secret does not verify.
+    assert!(!hooks.hits("/billing")[0].verifies_with(&crm_a.secret));
+
+    let status: i16 = sqlx::query_scalar("SELECT status_id FROM integration_events WHERE id = $1")
+        .bind(event.get())
+        .fetch_one(p.pool())
+        .await
+        .unwrap();
+    let delivered = EventStatus::Delivered.id();
+    assert_eq!(status, delivered);
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_without_a_subscribed_endpoint_is_unroutable() {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    p.register("crm", &hooks.url("/crm"), EndpointSpec::default())
+        .await;
+    // A mapping for a system without endpoints, and an endpoint without mappings.
+    p.publish("invoice.paid", "ledger", ".").await;
+    let event = p.receive("inv-1", "invoice.paid", json!({"n": 1})).await;
+    let unroutable = EventStatus::Unroutable.id();
+    wait_for(
+        "the event to be unroutable",
+        Duration::from_secs(20),
+        || async {
+            let status: Option<i16> =
+                sqlx::query_scalar("SELECT status_id FROM integration_events WHERE id = $1")
+                    .bind(event.get())
+                    .fetch_optional(p.pool())
+                    .await
+                    .unwrap();
+            (status == Some(unroutable)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(p.count_events("DeliveryScheduled").await, 0);
+    assert_eq!(hooks.count(), 0);
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_event_received_twice_also_concurrently_reaches_each_endpoint_once() {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    let a = p
+        .register("crm", &hooks.url("/a"), EndpointSpec::default())
+        .await;
+    let b = p
+        .register("billing", &hooks.url("/b"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    p.publish("order.created", "billing", ".").await;
+
+    let first = p.receive("dup-1", "order.created", json!({"n": 1})).await;
+    let again = p.receive("dup-1", "order.created", json!({"n": 1})).await;
+    assert_eq!(first, again);
+    let concurrent: Vec<_> = (0..8)
+        .map(|_| {
+            let ledger = p.ledger.clone();
+            tokio::spawn(async move {
+                support::pipeline::receive(&ledger, "dup-2", "order.created", json!({"n": 2})).await
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in concurrent {
+        ids.insert(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "one event for eight concurrent receives");
+    let second = *ids.iter().next().unwrap();
+
+    for event in [first, second] {
+        for endpoint in [&a, &b] {
+            p.wait_status(event, endpoint.id, SUCCEEDED).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hooks.hits("/a").len(), 2);
+    assert_eq!(hooks.hits("/b").len(), 2);
+    assert_eq!(p.count_events("EventReceived").await, 2);
+    assert_eq!(p.count_events("DeliveryScheduled").await, 4);
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn the_router_replayed_from_the_start_creates_nothing_new() {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    let a = p
+        .register("crm", &hooks.url("/a"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    let mut events = Vec::new();
+    for i in 0..5 {
+        events.push(
+            p.receive(&format!("r-{i}"), "order.created", json!({"i": i}))
+                .await,
+        );
+    }
+    p.receive("nothing", "order.cancelled", json!({})).await;
+    for event in &events {
+        p.wait_status(*event, a.id, SUCCEEDED).await;
+    }
+    p.wait_caught_up(dispatcher::ROUTER_NAME).await;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(p.pool())
+        .await
+        .unwrap();
+
+    // A second router over the whole log, from the beginning: it routes every event
+    // again, then finds the checkpoint moved (the live router's) and gives up the
+    // batch; its commands were idempotent, so the log holds nothing new.
+    let again = Router::new(p.ledger.clone(), RouterConfig::default());
+    let config = SubscriptionConfig {
+        batch_size: 100_000,
+        ..SubscriptionConfig::default()
+    };
+    let replay = Subscription::new(p.pool().clone(), again, config);
+    let result = replay.step(Cursor::default()).await;
+    assert!(
+        matches!(result, Err(HandlerError::Superseded)),
+        "{result:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(p.pool())
+        .await
+        .unwrap();
+    assert_eq!(after, before, "no new event in the log");
+    assert_eq!(hooks.count(), 5);
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn a_mapping_that_fails_at_run_time_dead_letters_its_delivery_only() {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    let broken = p
+        .register("crm", &hooks.url("/crm"), EndpointSpec::default())
+        .await;
+    let fine = p
+        .register("billing", &hooks.url("/billing"), EndpointSpec::default())
+        .await;
+    p.publish(
+        "order.created",
+        "crm",
+        r#"if .order.id == 1 then error("no order one") else . end"#,
+    )
+    .await;
+    p.publish("order.created", "billing", ".").await;
+    let event = p
+        .receive("m-1", "order.created", json!({"order": {"id": 1}}))
+        .await;
+    p.wait_status(event, broken.id, DeliveryStatus::DeadLettered.id())
+        .await;
+    p.wait_status(event, fine.id, SUCCEEDED).await;
+    assert!(
+        hooks.hits("/crm").is_empty(),
+        "nothing is sent when the mapping fails"
+    );
+    let reason: String =
+        sqlx::query_scalar("SELECT reason FROM dead_letter WHERE endpoint_id = $1")
+            .bind(broken.id.get())
+            .fetch_one(p.pool())
+            .await
+            .unwrap();
+    assert!(reason.starts_with("mapping failed:"), "{reason}");
+    assert!(reason.contains("no order one"), "{reason}");
+    // The worker goes on: the next event to the same endpoint is delivered.
+    let next = p
+        .receive("m-2", "order.created", json!({"order": {"id": 2}}))
+        .await;
+    p.wait_status(next, broken.id, SUCCEEDED).await;
+    p.stop().await;
+}
