@@ -1,8 +1,16 @@
 //! API keys on requests: `Authorization: Bearer <key>`, looked up by its SHA-256 hash
 //! in the `api_keys` read model, then scopes checked per call.
+//!
+//! [`api_key_layer`] authenticates every request that carries a key, counts it
+//! against the key's rate limit and sets the `RateLimit-*` headers; handlers then
+//! take a [`Principal`] (found in the request's extensions, or looked up if the
+//! layer did not run) and call [`Principal::require`].
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use domain::ids::ApiKeyId;
 use domain::scope::{Permissions, Scope};
 use domain::secrets::ApiKeyHash;
@@ -38,7 +46,8 @@ impl Principal {
     }
 }
 
-/// Looks up the active key whose hash is that of `clear_key`.
+/// Looks up the active key whose hash is that of `clear_key`, and notes its use
+/// for `last_used_at`.
 pub async fn authenticate(state: &AppState, clear_key: &str) -> Result<Principal, ApiError> {
     let hash = ApiKeyHash::of_key(clear_key);
     let row = sqlx::query(
@@ -63,11 +72,75 @@ pub async fn authenticate(state: &AppState, clear_key: &str) -> Result<Principal
     let rate: Option<i32> = row
         .try_get("rate_limit_per_minute")
         .map_err(ApiError::internal)?;
-    Ok(Principal {
+    let principal = Principal {
         key_id: ApiKeyId::new(row.try_get("id").map_err(ApiError::internal)?),
         permissions,
         rate_limit_per_minute: rate.and_then(|r| u32::try_from(r).ok()),
-    })
+    };
+    state
+        .last_used
+        .touch(principal.key_id, state.ledger.services().now());
+    Ok(principal)
+}
+
+/// The key of `Authorization: Bearer <key>`; `Ok(None)` when the header is absent.
+fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(Some)
+        .ok_or_else(|| {
+            unauthorized(
+                "malformed_authorization",
+                "expected `Authorization: Bearer <key>`",
+            )
+        })
+}
+
+/// Middleware: a request that carries a key is authenticated (401 otherwise) and
+/// counted against the key's rate limit (429 over it); its [`Principal`] goes into
+/// the request's extensions, and the response gets the `RateLimit-*` headers. A
+/// request without a key passes through: handlers that need one answer 401, and
+/// inbound webhooks authenticate by signature instead.
+pub async fn api_key_layer(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let key = match bearer_key(request.headers()) {
+        Ok(Some(key)) => key.to_owned(),
+        Ok(None) => return next.run(request).await,
+        Err(err) => return err.into_response(),
+    };
+    let principal = match authenticate(&state, &key).await {
+        Ok(principal) => principal,
+        Err(err) => return err.into_response(),
+    };
+    let limit = principal
+        .rate_limit_per_minute
+        .unwrap_or(state.settings.rate_limit_per_minute);
+    let window = match crate::rate_limit::hit(&state.pool, principal.key_id.get(), limit).await {
+        Ok(window) => window,
+        Err(err) => return ApiError::internal(err).into_response(),
+    };
+    let mut response = if window.exceeded() {
+        ApiError::RateLimited {
+            limit,
+            retry_after_secs: window.reset_secs,
+        }
+        .into_response()
+    } else {
+        request.extensions_mut().insert(principal);
+        next.run(request).await
+    };
+    window.write_headers(response.headers_mut());
+    response
 }
 
 fn unauthorized(code: &'static str, detail: &str) -> ApiError {
@@ -84,22 +157,8 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
+        let key = bearer_key(&parts.headers)?
             .ok_or_else(|| unauthorized("missing_api_key", "send `Authorization: Bearer <key>`"))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    "malformed_authorization",
-                    "expected `Authorization: Bearer <key>`",
-                )
-            })?;
         let principal = authenticate(state, key).await?;
         parts.extensions.insert(principal.clone());
         Ok(principal)

@@ -43,11 +43,41 @@ pub enum Command {
     },
     /// Applies the database migrations, then exits.
     Migrate,
+    /// Read-model projections: status and rebuilds.
+    Projections {
+        /// The projections tool.
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
     /// Audit tools.
     Audit {
         /// The audit tool.
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// API keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `ledgerd keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Issues a key and prints it once, alone on the last line of standard output
+    /// (bootstrap of the first admin key). Applies migrations first.
+    Create {
+        /// A name for people, 1 to 100 characters.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, e.g. `events:write,events:read` or `admin`.
+        #[arg(long)]
+        permissions: String,
+        /// Requests per minute for this key (default: `LEDGER_RATE_LIMIT_PER_MINUTE`).
+        #[arg(long)]
+        rate_limit: Option<u32>,
     },
 }
 
@@ -56,6 +86,20 @@ pub enum Command {
 pub enum AuditCommand {
     /// Recomputes every stream's hash chain; fails naming the first broken link.
     Verify,
+}
+
+/// `ledgerd projections …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Lists every subscription's version, position, lag and state.
+    Status,
+    /// Rebuilds the read models from the whole log into shadow tables and swaps them
+    /// in, while the live ones keep serving; resumes an interrupted rebuild.
+    Rebuild {
+        /// The projections to rebuild (the read models are one projection,
+        /// `read_models`; it is the default).
+        names: Vec<String>,
+    },
 }
 
 /// A process role (DESIGN: one binary runs any mix).
@@ -116,6 +160,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(settings).await,
+        Command::Projections { command } => projections_command(settings, command).await,
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    name,
+                    permissions,
+                    rate_limit,
+                },
+        } => keys_create(settings, &name, &permissions, rate_limit).await,
     }
 }
 
@@ -140,13 +193,41 @@ async fn serve_roles(
         .context("applying migrations")?;
     store::migrate::ensure_partitions(&db.pool).await?;
     let upkeep = tokio::spawn(partition_upkeep(db.pool.clone(), shutdown.clone()));
+    let ledger = ledger(settings, db).await?;
+    let mut workers = tokio::task::JoinSet::new();
     for role in roles {
-        if *role != Role::Api {
-            tracing::warn!(?role, "role not built yet in this version; skipped");
+        match role {
+            Role::Api => {}
+            Role::Projector => {
+                let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
+                workers.spawn(async move {
+                    crate::projection_admin::run_projector(ledger, shutdown.clone())
+                        .await
+                        .context("projector")
+                });
+            }
+            Role::Router => {
+                let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
+                let config = router_config(settings);
+                workers.spawn(async move {
+                    dispatcher::run_router(ledger, config, shutdown)
+                        .await
+                        .context("router")
+                });
+            }
+            Role::Dispatcher => {
+                let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
+                let config = dispatcher_config(settings)?;
+                workers.spawn(async move {
+                    dispatcher::run_dispatcher(ledger, config, shutdown)
+                        .await
+                        .context("dispatcher")
+                });
+            }
         }
     }
-    let ledger = ledger(settings, db).await?;
-    if roles.contains(&Role::Api) {
+    // Worker-only processes still answer /health on their listen address.
+    let server = if roles.contains(&Role::Api) {
         let app = Application::build(settings, ledger.clone())
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -154,14 +235,139 @@ async fn serve_roles(
             "ledgerd listening on http://{}",
             app.local_addr()?
         ))?;
-        app.run_until_stopped(shutdown.clone()).await?;
+        tokio::spawn(app.run_until_stopped(shutdown.clone()))
     } else {
-        shutdown.cancelled().await;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        say(&format!(
+            "ledgerd listening on http://{} (health only)",
+            listener.local_addr()?
+        ))?;
+        let state = crate::startup::AppState::new(settings, ledger.clone());
+        let router = axum::Router::new()
+            .route("/health", axum::routing::get(crate::routes::health::health))
+            .with_state(state);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        })
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        Some(ended) = workers.join_next() => {
+            // A role ended on its own: that is a failure of the process.
+            shutdown.cancel();
+            report_role_end(ended);
+        }
     }
     shutdown.cancel();
+    while let Some(ended) = workers.join_next().await {
+        report_role_end(ended);
+    }
+    server.await??;
     upkeep.await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn router_config(settings: &Settings) -> dispatcher::RouterConfig {
+    let mut config = dispatcher::RouterConfig::default();
+    config.subscription.batch_size = settings.router_batch_size;
+    config.concurrency = settings.router_concurrency;
+    config
+}
+
+fn dispatcher_config(settings: &Settings) -> anyhow::Result<dispatcher::DispatcherConfig> {
+    let target_policy = dispatcher::TargetPolicy::parse(&settings.allowed_targets)
+        .context("LEDGER_ALLOWED_TARGETS")?;
+    let sender = dispatcher::SenderConfig {
+        connect_timeout: Duration::from_secs(settings.http_connect_timeout_secs),
+        total_timeout: Duration::from_secs(settings.http_total_timeout_secs),
+        ..dispatcher::SenderConfig::default()
+    };
+    let circuit_breaker = domain::circuit::CircuitBreaker {
+        failing_for: chrono::Duration::seconds(
+            i64::try_from(settings.circuit_breaker_failing_for_secs).unwrap_or(i64::MAX),
+        ),
+        min_failed_attempts: settings.circuit_breaker_min_failed_attempts,
+    };
+    Ok(dispatcher::DispatcherConfig {
+        concurrency: settings.dispatcher_concurrency,
+        per_endpoint_concurrency: settings.dispatcher_per_endpoint_concurrency,
+        batch_size: settings.dispatcher_batch_size,
+        lease: Duration::from_secs(settings.dispatcher_lease_secs),
+        poll_interval: Duration::from_millis(settings.dispatcher_poll_interval_ms),
+        sender,
+        target_policy,
+        circuit_breaker,
+        mapping_timeout: Duration::from_millis(settings.mapping_timeout_ms),
+        shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
+        ..dispatcher::DispatcherConfig::default()
+    })
+}
+
+fn report_role_end(ended: Result<anyhow::Result<()>, tokio::task::JoinError>) {
+    match ended {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!("{err:#}"),
+        Err(err) => tracing::error!(%err, "a role panicked"),
+    }
+}
+
+async fn projections_command(
+    settings: Settings,
+    command: ProjectionsCommand,
+) -> anyhow::Result<ExitCode> {
+    let db = Database::open(&settings).await?;
+    let result = async {
+        store::migrate::run(&db.pool).await?;
+        match command {
+            ProjectionsCommand::Status => {
+                for s in crate::projection_admin::status(&db.pool).await? {
+                    say(&format!(
+                        "{:<24} v{:<3} position {:<10} lag {:>8} events {:>8} ms  {}{}",
+                        s.name,
+                        s.version,
+                        s.position,
+                        s.lag_events,
+                        s.lag_ms,
+                        s.state,
+                        s.error.map(|e| format!(": {e}")).unwrap_or_default()
+                    ))?;
+                }
+            }
+            ProjectionsCommand::Rebuild { names } => {
+                if let Some(unknown) = names
+                    .iter()
+                    .find(|n| n.as_str() != projections::read_models::NAME)
+                {
+                    anyhow::bail!(
+                        "unknown projection `{unknown}`; the projections are: {}",
+                        projections::read_models::NAME
+                    );
+                }
+                let ledger = ledger(&settings, &db).await?;
+                let job =
+                    crate::projection_admin::start_rebuild_job(&ledger, domain::Actor::System)
+                        .await?;
+                let report = crate::projection_admin::run_rebuild_job(&ledger, job, true).await?;
+                say(&format!(
+                    "rebuilt {} from {} events{} (sync job {job})",
+                    projections::read_models::NAME,
+                    report.events,
+                    if report.resumed { ", resumed" } else { "" }
+                ))?;
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await?;
+    result?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The command side for this process: domain services from the master key and a
@@ -210,6 +416,43 @@ async fn audit_verify(settings: Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+async fn keys_create(
+    settings: Settings,
+    name: &str,
+    permissions: &str,
+    rate_limit: Option<u32>,
+) -> anyhow::Result<ExitCode> {
+    let permissions = domain::scope::Permissions::parse(
+        permissions
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+    )
+    .context("--permissions")?;
+    let db = Database::open(&settings).await?;
+    let issued = async {
+        store::migrate::run(&db.pool)
+            .await
+            .context("applying migrations")?;
+        let ledger = ledger(&settings, &db).await?;
+        let request_id = format!("cli_{}", ledger.services().ids.next_id());
+        let metadata = domain::CommandMetadata::for_request(domain::Actor::System, request_id);
+        crate::keys::issue(&ledger, name, permissions, rate_limit, metadata)
+            .await
+            .context("issuing the key")
+    }
+    .await;
+    db.close().await?;
+    let issued = issued?;
+    use secrecy::ExposeSecret as _;
+    say(&format!(
+        "issued API key {} ({}…); it is shown once, on the next line:",
+        issued.key_id, issued.prefix
+    ))?;
+    say(issued.key.expose_secret())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes one line of command output to standard output.

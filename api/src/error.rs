@@ -15,6 +15,9 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// What went wrong, for people.
     pub detail: String,
+    /// The offending field, when one is to blame (`events[2].event_type`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Every error a handler can answer with.
@@ -33,6 +36,18 @@ pub enum ApiError {
     Unprocessable {
         /// Stable code.
         code: &'static str,
+        /// Detail, naming the field.
+        detail: String,
+    },
+    /// One field of the request is missing, of the wrong type, unknown or invalid
+    /// (422); the body names it in `field`.
+    #[error("{detail}")]
+    Invalid {
+        /// Stable code: `missing_field`, `unknown_field`, `invalid_type`,
+        /// `invalid_value`.
+        code: &'static str,
+        /// The field's path, e.g. `events[2].event_type`.
+        field: String,
         /// Detail, naming the field.
         detail: String,
     },
@@ -67,18 +82,26 @@ pub enum ApiError {
         detail: String,
     },
     /// The body is larger than allowed (413).
-    #[error("the request body exceeds {limit} bytes")]
+    #[error("the request body exceeds {}", match limit { Some(l) => format!("the limit of {l} bytes"), None => "the size limit".to_owned() })]
     PayloadTooLarge {
-        /// The limit in bytes.
-        limit: usize,
+        /// The limit in bytes, when known where the error is raised.
+        limit: Option<usize>,
     },
     /// Over the client's rate limit (429).
-    #[error("rate limit of {limit} requests per window exceeded; retry in {retry_after_secs} s")]
+    #[error("rate limit of {limit} requests per minute exceeded; retry in {retry_after_secs} s")]
     RateLimited {
         /// Requests allowed per window.
         limit: u32,
         /// Seconds until the window resets.
         retry_after_secs: u64,
+    },
+    /// The service cannot answer now (503), e.g. the database is unreachable.
+    #[error("{detail}")]
+    Unavailable {
+        /// Stable code.
+        code: &'static str,
+        /// Detail.
+        detail: String,
     },
     /// Anything else (500); the cause is logged, never sent.
     #[error("internal error")]
@@ -95,13 +118,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable { .. } | Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,9 +135,11 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unprocessable { code, .. }
+            | Self::Invalid { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::NotFound { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Conflict { code, .. }
+            | Self::Unavailable { code, .. } => code,
             Self::Forbidden { .. } => "missing_scope",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
@@ -126,6 +152,10 @@ impl ApiError {
         ErrorBody {
             code: self.code(),
             detail: self.to_string(),
+            field: match self {
+                Self::Invalid { field, .. } => Some(field.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -166,7 +196,9 @@ impl From<JsonRejection> for ApiError {
             },
             JsonRejection::BytesRejection(err) => {
                 if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Self::PayloadTooLarge { limit: 0 }
+                    // The extractor does not know the limit; the body-limit
+                    // middleware answers first whenever a Content-Length says it.
+                    Self::PayloadTooLarge { limit: None }
                 } else {
                     Self::BadRequest {
                         code: "unreadable_body",

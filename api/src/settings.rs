@@ -32,6 +32,41 @@ pub struct Settings {
     /// CIDRs outbound webhooks may reach although private, loopback or link-local
     /// (`LEDGER_ALLOWED_TARGETS`, comma-separated; empty by default).
     pub allowed_targets: String,
+    /// Requests per minute an API key may make unless it has its own limit
+    /// (`LEDGER_RATE_LIMIT_PER_MINUTE`).
+    pub rate_limit_per_minute: u32,
+    /// The most events one `POST /v1/events` batch may carry (`LEDGER_MAX_BATCH_EVENTS`).
+    pub max_batch_events: usize,
+    /// How far an inbound webhook's timestamp may be from now, in seconds
+    /// (`LEDGER_INBOUND_TOLERANCE_SECS`).
+    pub inbound_tolerance_secs: u64,
+    /// How often the API writes the keys' `last_used_at`, in seconds
+    /// (`LEDGER_LAST_USED_FLUSH_SECS`).
+    pub last_used_flush_secs: u64,
+    /// How many deliveries one dispatcher sends at once.
+    pub dispatcher_concurrency: usize,
+    /// How many deliveries to one endpoint one dispatcher sends at once.
+    pub dispatcher_per_endpoint_concurrency: usize,
+    /// How many due deliveries one claim takes.
+    pub dispatcher_batch_size: usize,
+    /// How long a claimed delivery stays leased to its dispatcher, in seconds.
+    pub dispatcher_lease_secs: u64,
+    /// How often dispatchers look for due deliveries without being woken, in ms.
+    pub dispatcher_poll_interval_ms: u64,
+    /// Outbound connect timeout, in seconds.
+    pub http_connect_timeout_secs: u64,
+    /// Outbound total timeout per attempt, in seconds.
+    pub http_total_timeout_secs: u64,
+    /// How long one mapping may run, in milliseconds.
+    pub mapping_timeout_ms: u64,
+    /// The circuit breaker trips after an endpoint failed for this long, in seconds.
+    pub circuit_breaker_failing_for_secs: u64,
+    /// ... and at least this many attempts.
+    pub circuit_breaker_min_failed_attempts: u32,
+    /// How many log events the router reads per batch.
+    pub router_batch_size: i64,
+    /// How many events of a batch the router routes at once.
+    pub router_concurrency: usize,
 }
 
 /// The defaults, as the first layer of configuration.
@@ -43,6 +78,22 @@ struct Defaults {
     max_body_bytes: usize,
     shutdown_grace_secs: u64,
     allowed_targets: String,
+    rate_limit_per_minute: u32,
+    max_batch_events: usize,
+    inbound_tolerance_secs: u64,
+    last_used_flush_secs: u64,
+    dispatcher_concurrency: usize,
+    dispatcher_per_endpoint_concurrency: usize,
+    dispatcher_batch_size: usize,
+    dispatcher_lease_secs: u64,
+    dispatcher_poll_interval_ms: u64,
+    http_connect_timeout_secs: u64,
+    http_total_timeout_secs: u64,
+    mapping_timeout_ms: u64,
+    circuit_breaker_failing_for_secs: u64,
+    circuit_breaker_min_failed_attempts: u32,
+    router_batch_size: i64,
+    router_concurrency: usize,
 }
 
 impl Default for Defaults {
@@ -54,6 +105,22 @@ impl Default for Defaults {
             max_body_bytes: 512 * 1024,
             shutdown_grace_secs: 30,
             allowed_targets: String::new(),
+            rate_limit_per_minute: 6000,
+            max_batch_events: 100,
+            inbound_tolerance_secs: 300,
+            last_used_flush_secs: 5,
+            dispatcher_concurrency: 64,
+            dispatcher_per_endpoint_concurrency: 8,
+            dispatcher_batch_size: 100,
+            dispatcher_lease_secs: 120,
+            dispatcher_poll_interval_ms: 1000,
+            http_connect_timeout_secs: 5,
+            http_total_timeout_secs: 30,
+            mapping_timeout_ms: 2000,
+            circuit_breaker_failing_for_secs: 5 * 24 * 3600,
+            circuit_breaker_min_failed_attempts: 10,
+            router_batch_size: 500,
+            router_concurrency: 16,
         }
     }
 }
@@ -93,6 +160,16 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The defaults alone, with no file and no environment (for tests and tools that
+    /// set the fields they care about).
+    pub fn defaults() -> Result<Self, SettingsError> {
+        let settings: Self = Figment::from(Serialized::defaults(Defaults::default()))
+            .extract()
+            .map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
         if self.db_max_connections < 2 {
             return Err(SettingsError::OutOfRange {
@@ -104,6 +181,30 @@ impl Settings {
             return Err(SettingsError::OutOfRange {
                 field: "max_body_bytes",
                 reason: "must be at least 1024",
+            });
+        }
+        if self.rate_limit_per_minute == 0 {
+            return Err(SettingsError::OutOfRange {
+                field: "rate_limit_per_minute",
+                reason: "must be at least 1",
+            });
+        }
+        if !(1..=10_000).contains(&self.max_batch_events) {
+            return Err(SettingsError::OutOfRange {
+                field: "max_batch_events",
+                reason: "must be 1 to 10000",
+            });
+        }
+        if !(1..=3600).contains(&self.inbound_tolerance_secs) {
+            return Err(SettingsError::OutOfRange {
+                field: "inbound_tolerance_secs",
+                reason: "must be 1 to 3600",
+            });
+        }
+        if !(1..=3600).contains(&self.last_used_flush_secs) {
+            return Err(SettingsError::OutOfRange {
+                field: "last_used_flush_secs",
+                reason: "must be 1 to 3600",
             });
         }
         Ok(())
@@ -194,7 +295,12 @@ mod tests {
             jail.set_env("LEDGER_LISTEN", "not an address");
             let err = Settings::load(None).unwrap_err();
             assert!(matches!(err, SettingsError::Invalid(_)));
-            assert!(err.to_string().contains("listen"), "{err}");
+            // The field is named in the source, which `main` prints with the chain.
+            let source = std::error::Error::source(&err).map(|s| s.to_string().to_lowercase());
+            assert!(
+                source.as_deref().unwrap_or_default().contains("listen"),
+                "{source:?}"
+            );
             jail.set_env("LEDGER_LISTEN", "127.0.0.1:1");
             jail.set_env("LEDGER_DB_MAX_CONNECTIONS", "1");
             let err = Settings::load(None).unwrap_err();

@@ -2,9 +2,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use store::ledger::Ledger;
 use tokio::net::TcpListener;
@@ -12,6 +16,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::routes;
 use crate::settings::Settings;
+use crate::usage::LastUsed;
+
+/// How often old rate-limit windows and inbound webhook ids are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How long inbound webhook ids are remembered in `inbound_webhook_ids`, in days.
+const WEBHOOK_IDS_KEPT_DAYS: i32 = 30;
 
 /// What every handler can reach; cheap to clone.
 #[derive(Debug, Clone)]
@@ -22,26 +32,38 @@ pub struct AppState {
     pub ledger: Ledger,
     /// The validated settings.
     pub settings: Arc<Settings>,
+    /// Keys used since `last_used_at` was last written.
+    pub last_used: Arc<LastUsed>,
+    /// The process's Prometheus recorder.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// The state for `settings` and `ledger`.
+    pub fn new(settings: &Settings, ledger: Ledger) -> Self {
+        Self {
+            pool: ledger.pool().clone(),
+            ledger,
+            settings: Arc::new(settings.clone()),
+            last_used: Arc::new(LastUsed::default()),
+            metrics: crate::metrics::handle(),
+        }
+    }
 }
 
 /// The HTTP application, bound to its port.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    state: AppState,
 }
 
 impl Application {
     /// Binds `settings.listen` (port 0 picks a free port) and builds the routes.
     pub async fn build(settings: &Settings, ledger: Ledger) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
-        let state = AppState {
-            pool: ledger.pool().clone(),
-            ledger,
-            settings: Arc::new(settings.clone()),
-        };
-        let router = router(state);
-        Ok(Self { listener, router })
+        let state = AppState::new(settings, ledger);
+        Ok(Self { listener, state })
     }
 
     /// The bound address.
@@ -54,18 +76,72 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` fires, then lets in-flight requests finish.
+    /// The application's state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` fires, then lets in-flight requests finish; runs the
+    /// API's upkeep (`last_used_at` writes, purging old rate-limit windows and
+    /// inbound webhook ids) alongside, and writes `last_used_at` once more at the end.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let state = self.state.clone();
+        let upkeep_stop = CancellationToken::new();
+        let flusher = tokio::spawn(crate::usage::run_flusher(
+            state.last_used.clone(),
+            state.pool.clone(),
+            Duration::from_secs(state.settings.last_used_flush_secs),
+            upkeep_stop.clone(),
+        ));
+        let purge = tokio::spawn(purge_loop(state.pool.clone(), upkeep_stop.clone()));
+        let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+            .await;
+        upkeep_stop.cancel();
+        let _ = flusher.await;
+        let _ = purge.await;
+        served
+    }
+}
+
+async fn purge_loop(pool: PgPool, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+        if let Err(err) = crate::rate_limit::purge(&pool).await {
+            tracing::warn!(error = %err, "purging old rate-limit windows failed; retrying later");
+        }
+        if let Err(err) = crate::inbound::purge_webhook_ids(&pool, WEBHOOK_IDS_KEPT_DAYS).await {
+            tracing::warn!(error = %err, "purging old inbound webhook ids failed; retrying later");
+        }
     }
 }
 
 /// Every route of the HTTP API.
+///
+/// The `/v1` routes (and GraphQL, merged beside them) pass the body limit (413
+/// before reading a body whose length is over it) and the API-key layer
+/// (authentication, rate limit, `RateLimit-*` headers); `/health`, `/ready` and
+/// `/metrics` need no key.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    let api = Router::new()
+        .merge(routes::events::router())
+        .merge(routes::inbound::router())
+        .merge(crate::graphql::router(&state))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::auth::api_key_layer,
+        ))
+        .layer(from_fn_with_state(state.clone(), routes::body_limit))
+        .layer(DefaultBodyLimit::max(max_body));
     Router::new()
         .route("/health", get(routes::health::health))
+        .merge(routes::ops::router())
+        .merge(api)
+        .fallback(routes::not_found)
         .with_state(state)
 }
 

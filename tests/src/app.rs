@@ -4,6 +4,8 @@
 //! read-model projector in the background, binds the API on `127.0.0.1:0` and
 //! serves it until the `TestApp` is dropped.
 
+#![allow(clippy::unwrap_used)] // test support: a failure here is a test failure
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,7 +75,13 @@ impl TestApp {
 
     /// A server on a fresh database, with `configure` applied to its settings.
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
-        let db = Arc::new(TestDatabase::new().await);
+        Self::spawn_on(TestDatabase::new().await, configure).await
+    }
+
+    /// A server on `db` (e.g. one a `ledgerd` child process wrote to), with
+    /// `configure` applied to its settings.
+    pub async fn spawn_on(db: TestDatabase, configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = Arc::new(db);
         let app = Self::start(db, configure).await;
         start_projector(app.db.pool.clone(), app.shutdown.clone());
         app

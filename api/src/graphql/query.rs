@@ -1,0 +1,485 @@
+//! Queries over the read models: one Relay connection per table, with filters, and
+//! lookups by id. Each field checks its scope.
+
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, Object, ID};
+use chrono::{DateTime, Utc};
+use domain::scope::Scope;
+use sqlx::{Encode, Postgres, QueryBuilder, Type};
+
+use super::context::{parse_id, parse_opt_id, state, ScopeGuard};
+use super::error::{not_found, FieldError};
+use super::filters::*;
+use super::history;
+use super::pagination::{fetch, list_cost, page_cost, Key, Keyed, Keyset, Page};
+use super::types::*;
+
+/// Adds ` AND <column> = <value>` when `value` is given.
+fn eq<'a, T>(query: &mut QueryBuilder<'a, Postgres>, column: &str, value: Option<T>)
+where
+    T: 'a + Encode<'a, Postgres> + Type<Postgres> + Send,
+{
+    if let Some(value) = value {
+        query
+            .push(format_args!(" AND {column} = "))
+            .push_bind(value);
+    }
+}
+
+/// Adds the time range `from <= column < to`.
+fn range(
+    query: &mut QueryBuilder<'_, Postgres>,
+    column: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) {
+    if let Some(from) = from {
+        query
+            .push(format_args!(" AND {column} >= "))
+            .push_bind(from);
+    }
+    if let Some(to) = to {
+        query.push(format_args!(" AND {column} < ")).push_bind(to);
+    }
+}
+
+/// Adds "the row's event is of this type" (rows with `event_id`, `event_created_at`).
+fn of_event_type(query: &mut QueryBuilder<'_, Postgres>, event_type: Option<String>) {
+    if let Some(event_type) = event_type {
+        query
+            .push(
+                " AND (event_id, event_created_at) IN \
+                 (SELECT id, created_at FROM integration_events WHERE event_type = ",
+            )
+            .push_bind(event_type)
+            .push(")");
+    }
+}
+
+fn select(columns: &str, from: &str) -> QueryBuilder<'static, Postgres> {
+    QueryBuilder::new(format!("SELECT {columns} FROM {from} WHERE TRUE"))
+}
+
+const BY_CREATED: Keyset = Keyset {
+    time: "created_at",
+    id: "id",
+    newest_first: true,
+};
+
+macro_rules! keyed {
+    ($($node:ty => $time:ident),+ $(,)?) => {$(
+        impl Keyed for $node {
+            fn key(&self) -> Key {
+                Key { at: self.$time, id: self.id.0 }
+            }
+        }
+    )+};
+}
+
+keyed!(
+    ApiKeyNode => created_at,
+    EndpointNode => created_at,
+    EventNode => created_at,
+    DeliveryNode => created_at,
+    RetryNode => next_retry_at,
+    DeadLetterNode => created_at,
+    MappingNode => published_at,
+    SyncJobNode => created_at,
+    RateLimitNode => window_start,
+);
+
+type Page_<T> = async_graphql::Result<Connection<Key, T>>;
+
+/// Queries over the read models.
+#[derive(Debug, Default)]
+pub struct ReadModelQuery;
+
+#[Object]
+impl ReadModelQuery {
+    /// API keys, newest first. Neither keys nor their hashes are ever shown.
+    #[graphql(
+        guard = "ScopeGuard(Scope::KeysAdmin)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ApiKeyFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<ApiKeyNode> {
+        let f = filter.unwrap_or_default();
+        let mut q = select(API_KEY_COLUMNS, "api_keys");
+        eq(&mut q, "status_id", f.status.map(ApiKeyStatus::id));
+        range(&mut q, "created_at", f.from, f.to);
+        page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
+    }
+
+    /// One API key.
+    #[graphql(guard = "ScopeGuard(Scope::KeysAdmin)")]
+    async fn api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKeyNode> {
+        by_id(ctx, API_KEY_COLUMNS, "api_keys", &id, "api_key_not_found").await
+    }
+
+    /// Webhook endpoints, newest first. Secrets are never shown.
+    #[graphql(
+        guard = "ScopeGuard(Scope::EndpointsRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn endpoints(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EndpointFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<EndpointNode> {
+        let f = filter.unwrap_or_default();
+        let mut q = select(ENDPOINT_COLUMNS, "webhook_endpoints");
+        eq(&mut q, "status_id", f.status.map(EndpointStatus::id));
+        eq(&mut q, "system_name", f.system_name);
+        range(&mut q, "created_at", f.from, f.to);
+        page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
+    }
+
+    /// One endpoint.
+    #[graphql(guard = "ScopeGuard(Scope::EndpointsRead)")]
+    async fn endpoint(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EndpointNode> {
+        by_id(
+            ctx,
+            ENDPOINT_COLUMNS,
+            "webhook_endpoints",
+            &id,
+            "endpoint_not_found",
+        )
+        .await
+    }
+
+    /// Integration events, newest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::EventsRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<EventNode> {
+        let f = filter.unwrap_or_default();
+        let mut q = select(EVENT_COLUMNS, "integration_events");
+        eq(&mut q, "status_id", f.status.map(EventStatus::id));
+        eq(&mut q, "event_type", f.event_type);
+        eq(&mut q, "source_system", f.source_system);
+        range(&mut q, "created_at", f.from, f.to);
+        page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
+    }
+
+    /// One integration event, with its deliveries and their attempts.
+    #[graphql(guard = "ScopeGuard(Scope::EventsRead)")]
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EventNode> {
+        by_id(
+            ctx,
+            EVENT_COLUMNS,
+            "integration_events",
+            &id,
+            "event_not_found",
+        )
+        .await
+    }
+
+    /// Deliveries, newest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::DeliveriesRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DeliveryFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<DeliveryNode> {
+        let run = async {
+            let f = filter.unwrap_or_default();
+            let mut q = select(DELIVERY_COLUMNS, "webhook_deliveries");
+            eq(&mut q, "status_id", f.status.map(DeliveryStatus::id));
+            eq(
+                &mut q,
+                "endpoint_id",
+                parse_opt_id::<i64>("endpointId", f.endpoint_id.as_ref())?,
+            );
+            eq(
+                &mut q,
+                "event_id",
+                parse_opt_id::<i64>("eventId", f.event_id.as_ref())?,
+            );
+            eq(&mut q, "response_code", f.response_code);
+            if let Some(system) = f.system {
+                q.push(
+                    " AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE system_name = ",
+                )
+                .push_bind(system)
+                .push(")");
+            }
+            range(&mut q, "created_at", f.from, f.to);
+            Ok::<_, FieldError>(q)
+        };
+        let q = run.await.map_err(FieldError::into_graphql)?;
+        page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
+    }
+
+    /// One delivery.
+    #[graphql(guard = "ScopeGuard(Scope::DeliveriesRead)")]
+    async fn delivery(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DeliveryNode> {
+        by_id(
+            ctx,
+            DELIVERY_COLUMNS,
+            "webhook_deliveries",
+            &id,
+            "delivery_not_found",
+        )
+        .await
+    }
+
+    /// Deliveries waiting for their next attempt, soonest due first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::DeliveriesRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn retry_queue(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RetryQueueFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<RetryNode> {
+        let f = filter.unwrap_or_default();
+        let endpoint = parse_opt_id::<i64>("endpointId", f.endpoint_id.as_ref())
+            .map_err(FieldError::into_graphql)?;
+        let mut q = select(RETRY_COLUMNS, "retry_queue");
+        eq(&mut q, "endpoint_id", endpoint);
+        range(&mut q, "next_retry_at", None, f.due_before);
+        let keyset = Keyset {
+            time: "next_retry_at",
+            id: "id",
+            newest_first: false,
+        };
+        page(ctx, q, keyset, Page::new(first, after, last, before)).await
+    }
+
+    /// Dead letters, newest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::DeliveriesRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn dead_letters(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DeadLetterFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<DeadLetterNode> {
+        let f = filter.unwrap_or_default();
+        let ids = parse_opt_id::<i64>("endpointId", f.endpoint_id.as_ref())
+            .and_then(|e| Ok((e, parse_opt_id::<i64>("eventId", f.event_id.as_ref())?)));
+        let (endpoint, event) = ids.map_err(FieldError::into_graphql)?;
+        let mut q = select(DEAD_LETTER_COLUMNS, "dead_letter");
+        eq(&mut q, "endpoint_id", endpoint);
+        eq(&mut q, "event_id", event);
+        of_event_type(&mut q, f.event_type);
+        match f.requeued {
+            Some(true) => q.push(" AND requeued_at IS NOT NULL"),
+            Some(false) => q.push(" AND requeued_at IS NULL"),
+            None => &mut q,
+        };
+        range(&mut q, "created_at", f.from, f.to);
+        page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
+    }
+
+    /// Published mapping versions, newest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::MappingsRead)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn mappings(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<MappingFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<MappingNode> {
+        let f = filter.unwrap_or_default();
+        let mut q = QueryBuilder::new(format!(
+            "SELECT * FROM (SELECT {MAPPING_COLUMNS} FROM event_mappings m) m WHERE TRUE"
+        ));
+        eq(&mut q, "event_type", f.event_type);
+        eq(&mut q, "target_system", f.target_system);
+        if f.live_only {
+            q.push(" AND live");
+        }
+        let keyset = Keyset {
+            time: "published_at",
+            id: "id",
+            newest_first: true,
+        };
+        page(ctx, q, keyset, Page::new(first, after, last, before)).await
+    }
+
+    /// Sync jobs (replays, rebuilds), newest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::JobsWrite)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn sync_jobs(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SyncJobFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<SyncJobNode> {
+        let f = filter.unwrap_or_default();
+        let mut q = select(SYNC_JOB_COLUMNS, "sync_jobs");
+        eq(&mut q, "status_id", f.status.map(JobStatus::id));
+        eq(&mut q, "job_type", f.job_type);
+        range(&mut q, "created_at", f.from, f.to);
+        page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
+    }
+
+    /// One sync job.
+    #[graphql(guard = "ScopeGuard(Scope::JobsWrite)")]
+    async fn sync_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<SyncJobNode> {
+        by_id(
+            ctx,
+            SYNC_JOB_COLUMNS,
+            "sync_jobs",
+            &id,
+            "sync_job_not_found",
+        )
+        .await
+    }
+
+    /// Rate-limit windows per API key, newest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::KeysAdmin)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
+    async fn rate_limits(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RateLimitFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Page_<RateLimitNode> {
+        let f = filter.unwrap_or_default();
+        let client = parse_opt_id::<i64>("clientId", f.client_id.as_ref())
+            .map_err(FieldError::into_graphql)?;
+        let mut q = select(RATE_LIMIT_COLUMNS, "rate_limits");
+        eq(&mut q, "client_id", client);
+        range(&mut q, "window_start", f.from, f.to);
+        let keyset = Keyset {
+            time: "window_start",
+            id: "id",
+            newest_first: true,
+        };
+        page(ctx, q, keyset, Page::new(first, after, last, before)).await
+    }
+}
+
+async fn page<T>(
+    ctx: &Context<'_>,
+    query: QueryBuilder<'_, Postgres>,
+    keyset: Keyset,
+    page: Page,
+) -> Page_<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Keyed
+        + async_graphql::OutputType
+        + Send
+        + Unpin,
+{
+    let run = async { fetch(&state(ctx)?.pool, query, keyset, page).await };
+    run.await.map_err(FieldError::into_graphql)
+}
+
+/// One row of `table` by its `id`, or `missing` (a `*_not_found` code).
+async fn by_id<T>(
+    ctx: &Context<'_>,
+    columns: &str,
+    table: &str,
+    id: &ID,
+    missing: &'static str,
+) -> async_graphql::Result<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let run = async {
+        let id: i64 = parse_id("id", id)?;
+        let sql = format!("SELECT {columns} FROM {table} WHERE id = $1");
+        sqlx::query_as::<_, T>(&sql)
+            .bind(id)
+            .fetch_optional(&state(ctx)?.pool)
+            .await?
+            .ok_or_else(|| not_found(missing, format!("nothing with id {id}")))
+    };
+    run.await.map_err(FieldError::into_graphql)
+}
+
+#[ComplexObject]
+impl EventNode {
+    /// The event's deliveries, one per endpoint, oldest first.
+    #[graphql(
+        guard = "ScopeGuard(Scope::DeliveriesRead)",
+        complexity = "list_cost(child_complexity)"
+    )]
+    async fn deliveries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DeliveryNode>> {
+        let run = async {
+            let sql = format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE event_id = $1 \
+                 ORDER BY created_at, id"
+            );
+            Ok::<_, FieldError>(
+                sqlx::query_as::<_, DeliveryNode>(&sql)
+                    .bind(self.id.0)
+                    .fetch_all(&state(ctx)?.pool)
+                    .await?,
+            )
+        };
+        run.await.map_err(FieldError::into_graphql)
+    }
+}
+
+#[ComplexObject]
+impl DeliveryNode {
+    /// Every attempt, oldest first, from the delivery's own event stream
+    /// (`AttemptRecorded` events).
+    #[graphql(
+        guard = "ScopeGuard(Scope::DeliveriesRead)",
+        complexity = "list_cost(child_complexity)"
+    )]
+    async fn attempts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<history::Attempt>> {
+        let run = async {
+            history::attempts(&state(ctx)?.ledger, self.event_id.0, self.endpoint_id.0).await
+        };
+        run.await.map_err(FieldError::into_graphql)
+    }
+}

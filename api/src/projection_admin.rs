@@ -1,0 +1,209 @@
+//! Operating the projections: status, rebuilds (as sync jobs, with a progress bar on a
+//! terminal), and the projector role with its version check.
+
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use domain::ids::SyncJobId;
+use domain::sync_job::{self, SyncJobCommand};
+use domain::values::JobType;
+use domain::{Actor, CommandMetadata};
+use projections::rebuild::{self, Progress, RebuildReport};
+use projections::subscription::SubscriptionConfig;
+use serde::Serialize;
+use sqlx::{PgPool, Row as _};
+use store::ledger::Ledger;
+use tokio_util::sync::CancellationToken;
+
+/// One subscriber's state, as `ledgerd projections status` and `/ready` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionStatus {
+    /// The subscription (`read_models`, `router`, ...).
+    pub name: String,
+    /// The version that built its tables.
+    pub version: i32,
+    /// The last applied position.
+    pub position: i64,
+    /// Events recorded after it (by position; an upper bound).
+    pub lag_events: i64,
+    /// Age of the oldest event not yet applied, in milliseconds (0 when caught up).
+    pub lag_ms: i64,
+    /// `running`, `stopped` or `rebuilding`.
+    pub state: String,
+    /// Why it stopped, when it did.
+    pub error: Option<String>,
+    /// When the checkpoint last moved.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every subscription's position, lag and state.
+pub async fn status(pool: &PgPool) -> Result<Vec<SubscriptionStatus>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.name, c.version, c.position, c.state, c.error, c.updated_at, \
+           greatest(coalesce((SELECT max(position) FROM events), 0) - c.position, 0) AS lag_events, \
+           coalesce((SELECT (extract(epoch FROM now() - e.recorded_at) * 1000)::bigint FROM events e \
+                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position) \
+                     ORDER BY e.tx_id, e.position LIMIT 1), 0) AS lag_ms \
+         FROM subscription_checkpoints c ORDER BY c.name",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SubscriptionStatus {
+                name: row.try_get("name")?,
+                version: row.try_get("version")?,
+                position: row.try_get("position")?,
+                lag_events: row.try_get("lag_events")?,
+                lag_ms: row.try_get("lag_ms")?,
+                state: row.try_get("state")?,
+                error: row.try_get("error")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Why a rebuild failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The projection failed.
+    #[error("rebuild")]
+    Projection(#[from] projections::subscription::HandlerError),
+    /// The sync job could not be recorded.
+    #[error("recording the sync job: {0}")]
+    Job(String),
+}
+
+/// Starts a `projection_rebuild` sync job; returns its id.
+pub async fn start_rebuild_job(ledger: &Ledger, actor: Actor) -> Result<SyncJobId, RebuildError> {
+    let job_id = SyncJobId::generate(&*ledger.services().ids);
+    let job_type =
+        JobType::parse("projection_rebuild").map_err(|e| RebuildError::Job(e.to_string()))?;
+    ledger
+        .sync_jobs()
+        .execute(
+            &sync_job::stream_id(job_id),
+            SyncJobCommand::Start {
+                job_id,
+                job_type,
+                parameters: serde_json::json!({ "projection": projections::read_models::NAME }),
+            },
+            metadata(actor),
+        )
+        .await
+        .map_err(|e| RebuildError::Job(e.to_string()))?;
+    Ok(job_id)
+}
+
+/// Rebuilds the read models, reporting progress to sync job `job_id` about once a
+/// second, and to a progress bar when `show_bar` and standard error is a terminal.
+pub async fn run_rebuild_job(
+    ledger: &Ledger,
+    job_id: SyncJobId,
+    show_bar: bool,
+) -> Result<RebuildReport, RebuildError> {
+    let bar = (show_bar && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} events, {per_sec} ({eta} left)",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let (tx, mut rx) = tokio::sync::watch::channel(Progress { done: 0, total: 0 });
+    let reporter = {
+        let ledger = ledger.clone();
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut last_report = Instant::now() - Duration::from_secs(2);
+            while rx.changed().await.is_ok() {
+                let progress = *rx.borrow_and_update();
+                if let Some(bar) = &bar {
+                    bar.set_length(progress.total);
+                    bar.set_position(progress.done);
+                }
+                if last_report.elapsed() >= Duration::from_secs(1) {
+                    last_report = Instant::now();
+                    report(&ledger, job_id, progress).await;
+                }
+            }
+        })
+    };
+    let result = rebuild::rebuild(ledger.pool(), |progress| {
+        let _ = tx.send(progress);
+    })
+    .await;
+    drop(tx);
+    let _ = reporter.await;
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    let stream = sync_job::stream_id(job_id);
+    let finish = match &result {
+        Ok(report) => {
+            self::report(
+                ledger,
+                job_id,
+                Progress {
+                    done: report.events,
+                    total: report.events,
+                },
+            )
+            .await;
+            SyncJobCommand::Succeed
+        }
+        Err(err) => SyncJobCommand::Fail {
+            reason: format!("{err}"),
+        },
+    };
+    ledger
+        .sync_jobs()
+        .execute(&stream, finish, metadata(Actor::System))
+        .await
+        .map_err(|e| RebuildError::Job(e.to_string()))?;
+    Ok(result?)
+}
+
+async fn report(ledger: &Ledger, job_id: SyncJobId, progress: Progress) {
+    let command = SyncJobCommand::ReportProgress {
+        done: progress.done,
+        total: progress.total.max(progress.done),
+    };
+    if let Err(err) = ledger
+        .sync_jobs()
+        .execute(
+            &sync_job::stream_id(job_id),
+            command,
+            metadata(Actor::System),
+        )
+        .await
+    {
+        tracing::warn!(%err, "could not record rebuild progress");
+    }
+}
+
+fn metadata(actor: Actor) -> std::collections::HashMap<String, String> {
+    CommandMetadata::for_request(actor, format!("rebuild-{}", std::process::id())).into_map()
+}
+
+/// The projector role: rebuilds first if the read models were built by an older
+/// projection version (or a rebuild was interrupted), then keeps them current.
+pub async fn run_projector(ledger: Ledger, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = ledger.pool().clone();
+    let interrupted: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1)",
+    )
+    .bind(rebuild::SHADOW_CHECKPOINT)
+    .fetch_one(&pool)
+    .await?;
+    if interrupted || rebuild::needs_rebuild(&pool).await? {
+        tracing::info!(interrupted, "rebuilding the read models before projecting");
+        let job = start_rebuild_job(&ledger, Actor::System).await?;
+        run_rebuild_job(&ledger, job, false).await?;
+    }
+    projections::read_models::run(pool, SubscriptionConfig::default(), shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Operations endpoints over real HTTP: `/health`, `/ready`, `/metrics`.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use serde_json::{json, Value};
+use tests::app::TestApp;
+
+#[tokio::test]
+async fn ready_checks_the_database_migrations_and_subscriptions() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready", "{body}");
+
+    sqlx::query("INSERT INTO subscription_checkpoints (name, state, error) VALUES ('ghost', 'stopped', 'poison')")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let response = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["subscriptions"], "stopped: ghost");
+    assert_eq!(body["database"], "ok");
+
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(
+        health.status(),
+        200,
+        "liveness does not depend on subscriptions"
+    );
+}
+
+#[tokio::test]
+async fn ready_reports_pending_migrations() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let response = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["migrations"], "pending");
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_counters_queue_depth_and_projection_lag() {
+    let app = TestApp::spawn().await;
+    let key = app.issue_key(&["events:write"]).await;
+    let event = json!({"event_type": "t", "source_system": "erp", "payload": {}});
+    assert_eq!(app.post("/v1/events", &key, &event).await.status(), 202);
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = response.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("ledger_events_ingested_total{channel=\"rest\"}") >= 1.0);
+    value("ledger_events_ingested_total{channel=\"inbound\"}");
+    value("ledger_deliveries_succeeded_total");
+    value("ledger_delivery_attempts_failed_total");
+    value("ledger_deliveries_dead_lettered_total");
+    assert_eq!(value("ledger_retry_queue_depth"), 0.0);
+    assert_eq!(value("ledger_deliveries{status=\"succeeded\"}"), 0.0);
+    assert_eq!(value("ledger_dead_letters_open"), 0.0);
+    value("ledger_projection_lag_events{subscription=\"read_models\"}");
+    assert!(
+        text.contains("# TYPE ledger_events_ingested_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE ledger_retry_queue_depth gauge"),
+        "{text}"
+    );
+}

@@ -1,0 +1,107 @@
+//! Rate limits per API key over real HTTP, shared by every API process through
+//! `rate_limits`: the request over the limit gets 429 with a correct `Retry-After`.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tests::app::TestApp;
+
+/// Seconds left in the current one-minute window, by the database's clock.
+async fn seconds_left(app: &TestApp) -> i64 {
+    app.count("SELECT (60 - floor(extract(epoch FROM clock_timestamp()))::bigint % 60)")
+        .await
+}
+
+/// Waits for a fresh window when the current one ends too soon for the test to
+/// finish inside it.
+async fn fresh_window(app: &TestApp) {
+    let left = seconds_left(app).await;
+    if left < 15 {
+        tokio::time::sleep(Duration::from_millis(
+            u64::try_from(left).unwrap() * 1000 + 200,
+        ))
+        .await;
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> i64 {
+    response.headers()[name].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_request_over_the_limit_gets_429_across_two_servers_sharing_the_database() {
+    let first = TestApp::spawn().await;
+    let second = first.spawn_sharing(|_| {}).await;
+    let (_, key) = first.issue_key_with(&["events:read"], Some(4)).await;
+    fresh_window(&first).await;
+
+    for (i, app) in [&first, &second, &first, &second].into_iter().enumerate() {
+        let response = app.get("/v1/events/1", &key).await;
+        assert_eq!(response.status(), 404, "request {i} is within the limit");
+        assert_eq!(header(&response, "ratelimit-limit"), 4);
+        assert_eq!(
+            header(&response, "ratelimit-remaining"),
+            3 - i64::try_from(i).unwrap()
+        );
+        let reset = header(&response, "ratelimit-reset");
+        assert!((1..=60).contains(&reset), "{reset}");
+    }
+    for app in [&first, &second] {
+        let response = app.get("/v1/events/1", &key).await;
+        let expected = seconds_left(app).await;
+        assert_eq!(response.status(), 429);
+        let retry_after = header(&response, "retry-after");
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!(
+            (retry_after - expected).abs() <= 1,
+            "Retry-After {retry_after} s, but the window ends in {expected} s"
+        );
+        assert_eq!(header(&response, "ratelimit-remaining"), 0);
+        assert_eq!(header(&response, "ratelimit-reset"), retry_after);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "rate_limited");
+    }
+}
+
+#[tokio::test]
+async fn the_default_limit_comes_from_settings_and_each_key_has_its_own_window() {
+    let app = TestApp::spawn_with(|s| s.rate_limit_per_minute = 2).await;
+    let one = app.issue_key(&["events:read"]).await;
+    let other = app.issue_key(&["events:read"]).await;
+    let generous = app.issue_key_with(&["events:read"], Some(50)).await.1;
+    fresh_window(&app).await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/v1/events/1", &one).await.status(), 404);
+    }
+    let over = app.get("/v1/events/1", &one).await;
+    assert_eq!(over.status(), 429);
+    assert_eq!(header(&over, "ratelimit-limit"), 2);
+    assert_eq!(app.get("/v1/events/1", &other).await.status(), 404);
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/events/1", &generous).await.status(), 404);
+    }
+    // Unauthenticated requests are not counted against anyone.
+    let anonymous = app
+        .client
+        .get(app.url("/v1/events/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn old_windows_are_purged() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "INSERT INTO rate_limits (client_id, window_start, count) VALUES \
+         (1, now() - interval '1 hour', 5), (1, date_trunc('minute', now()), 1)",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(api::rate_limit::purge(app.pool()).await.unwrap(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM rate_limits").await, 1);
+}
