@@ -224,6 +224,10 @@ async fn swap(pool: &PgPool, shadow: &ReadModels, mut cursor: Cursor) -> Result<
         .await?;
     move_tables(&mut tx, "public", RETIRED_SCHEMA).await?;
     move_tables(&mut tx, SHADOW_SCHEMA, "public").await?;
+    // The dispatchers' wake-up trigger (migration 0004) belongs on the live table.
+    sqlx::query("SELECT ledger_retry_queue_watch('public')")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE subscription_checkpoints SET tx_id = $2::text::xid8, position = $3, version = $4, \
          state = 'running', error = NULL, updated_at = now() WHERE name = $1",

@@ -406,23 +406,10 @@ proptest! {
     }
 }
 
-/// Appends `n` `ApiKeyIssued` events in one statement (as the command path would
-/// write them), for tests that need a long log quickly.
 async fn append_keys(pool: &PgPool, n: i64) {
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         SELECT 'ApiKey', i::text, 1, 'ApiKeyIssued', '1.0', \
-           json_build_object('ApiKeyIssued', json_build_object( \
-             'key_id', i, 'name', 'bulk ' || i, 'permissions', json_build_array('events:read'), \
-             'rate_limit_per_minute', NULL, 'key_hash', encode(sha256(i::text::bytea), 'hex'), \
-             'prefix', 'ilk_' || lpad(i::text, 8, '0'), 'issued_at', '2026-11-29T12:00:00Z')), \
-           '{\"actor\":\"system\"}'::json \
-         FROM generate_series(1, $1) AS i",
-    )
-    .bind(n)
-    .execute(pool)
-    .await
-    .unwrap();
+    testkit::fixtures::append_api_key_events(pool, 1, n)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

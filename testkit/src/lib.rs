@@ -6,6 +6,7 @@
 //! - [`TestDatabase`]: one fresh, migrated database per test. It lives on the server
 //!   of `DATABASE_URL` when that is set, else on one managed temporary cluster per
 //!   test binary, removed when the binary exits.
+//! - [`fixtures`]: long logs written quickly, in the command path's shape.
 //! - [`process`]: the real `ledgerd` program as a child process.
 //!
 //! Databases are cloned from a template migrated once per test binary, so a fresh
@@ -13,6 +14,7 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failure here is a test failure
 
+pub mod fixtures;
 pub mod process;
 
 use std::process::Command;

@@ -504,6 +504,10 @@ pub async fn upsert_retries(
         "id",
         "leased_until = NULL, leased_by = NULL",
     );
+    // The dispatcher applies the same change right after recording an attempt
+    // (ADR 0008); a write that is not newer (by attempts) must not clear a lease a
+    // dispatcher took since.
+    let sql = format!("{sql} WHERE retry_queue.attempts < EXCLUDED.attempts");
     sqlx::query(&sql)
         .bind(column!(rows, id))
         .bind(column!(rows, event_id))

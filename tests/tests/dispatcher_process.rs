@@ -1,0 +1,172 @@
+//! The dispatcher role as a real `ledgerd` process, killed with SIGKILL mid-run: every
+//! delivery still arrives; only the killed process's in-flight ones may repeat, with
+//! the same `webhook-id`.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use domain::endpoint::{self, EndpointCommand};
+use domain::event_mapping::{self, EventMappingCommand};
+use domain::ids::{EndpointId, EventId, MappingId};
+use domain::integration_event::{self, Channel, IntegrationEventCommand};
+use domain::secrets::WebhookSecret;
+use domain::values::{EndpointUrl, EventKey, EventType, Payload, SystemName};
+use domain::{Actor, CommandMetadata, Services};
+use store::ledger::Ledger;
+use tests::process::Ledgerd;
+use tests::TestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ledgerd-e2e");
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const CONCURRENCY: &str = "8";
+
+/// Counts arrivals per `webhook-id`; answers 200 after a short pause, so that sends
+/// are in flight when the dispatcher is killed.
+async fn receiver() -> (u16, Arc<Mutex<HashMap<String, u32>>>) {
+    let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let state = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap| {
+            let seen = state.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                *seen.lock().unwrap().entry(id).or_default() += 1;
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, seen)
+}
+
+async fn worker(db: &TestDatabase) -> Ledgerd {
+    Ledgerd::serve(
+        BIN,
+        &["--roles", "projector,router,dispatcher"],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("LEDGER_MASTER_KEY", MASTER_KEY),
+            ("LEDGER_ALLOWED_TARGETS", "127.0.0.1/32"),
+            ("LEDGER_DISPATCHER_LEASE_SECS", "5"),
+            ("LEDGER_HTTP_TOTAL_TIMEOUT_SECS", "2"),
+            ("LEDGER_MAPPING_TIMEOUT_MS", "1000"),
+            ("LEDGER_DISPATCHER_CONCURRENCY", CONCURRENCY),
+            ("LEDGER_DISPATCHER_POLL_INTERVAL_MS", "200"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatcher_killed_mid_run_loses_no_delivery() {
+    let db = TestDatabase::new().await;
+    let (port, seen) = receiver().await;
+    let key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
+    let ledger = Ledger::new(db.pool.clone(), Services::production(&key, 900).unwrap());
+    let meta = || CommandMetadata::for_request(Actor::System, "test").into_map();
+    let system = SystemName::parse("crm").unwrap();
+    let event_type = EventType::parse("order.created").unwrap();
+    let endpoint_id = EndpointId::new(7);
+    ledger
+        .endpoints()
+        .execute(
+            &endpoint::stream_id(endpoint_id),
+            EndpointCommand::Register {
+                endpoint_id,
+                system_name: system.clone(),
+                url: EndpointUrl::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap(),
+                secret: WebhookSecret::generate(&domain::services::OsRandom),
+                retry_policy: None,
+                timeout: None,
+            },
+            meta(),
+        )
+        .await
+        .unwrap();
+    ledger
+        .mappings()
+        .execute(
+            &event_mapping::stream_id(&event_type, &system),
+            EventMappingCommand::Publish {
+                mapping_id: MappingId::new(8),
+                event_type: event_type.clone(),
+                target_system: system.clone(),
+                program: ".".into(),
+                version: None,
+            },
+            meta(),
+        )
+        .await
+        .unwrap();
+    const N: usize = 400;
+    for i in 0..N {
+        let source = SystemName::parse("shop").unwrap();
+        let key = EventKey::parse(&format!("order-{i}")).unwrap();
+        ledger
+            .events()
+            .execute(
+                &integration_event::stream_id(&source, &key),
+                IntegrationEventCommand::Receive {
+                    event_id: EventId::new(10_000 + i as i64),
+                    event_type: event_type.clone(),
+                    source_system: source,
+                    event_key: key,
+                    payload: Payload::new(serde_json::json!({ "n": i })),
+                    channel: Channel::Rest,
+                },
+                meta(),
+            )
+            .await
+            .unwrap();
+    }
+
+    let first = worker(&db).await;
+    let start = Instant::now();
+    while seen.lock().unwrap().len() < 60 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no deliveries arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    let at_kill = seen.lock().unwrap().len();
+    assert!(at_kill < N, "killed mid-run ({at_kill} of {N} delivered)");
+
+    let _second = worker(&db).await;
+    let start = Instant::now();
+    while seen.lock().unwrap().len() < N {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "only {} of {N} deliveries arrived",
+            seen.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), N, "every delivery arrived");
+    assert!(
+        seen.keys().all(|id| id.starts_with("msg_")),
+        "stable webhook ids"
+    );
+    let repeats: u32 = seen.values().map(|n| n - 1).sum();
+    let in_flight: u32 = CONCURRENCY.parse().unwrap();
+    assert!(
+        repeats <= in_flight,
+        "{repeats} repeats: more than the killed dispatcher had in flight ({in_flight})"
+    );
+}

@@ -1,0 +1,138 @@
+//! The projector role as a real `ledgerd` process: killed with SIGKILL in the middle
+//! of its work, and two processes competing for one projection.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tests::process::Ledgerd;
+use tests::TestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ledgerd-e2e");
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+async fn projector(db: &TestDatabase) -> Ledgerd {
+    Ledgerd::serve(
+        BIN,
+        &["--roles", "projector"],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("LEDGER_MASTER_KEY", MASTER_KEY),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+async fn keys(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM api_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The OS pid of the process whose connection holds the projection's advisory lock.
+async fn lock_holder(pool: &PgPool) -> Option<u32> {
+    let name: Option<String> = sqlx::query_scalar(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted \
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = \
+               (hashtextextended('subscription:read_models', 0) & x'ffffffffffffffff'::bigint)",
+    )
+    .fetch_optional(pool)
+    .await
+    .unwrap();
+    name.and_then(|n| n.strip_prefix("ledgerd-").and_then(|p| p.parse().ok()))
+}
+
+#[tokio::test]
+async fn a_projector_killed_mid_batch_and_restarted_leaves_no_missing_row() {
+    let db = TestDatabase::new().await;
+    const N: i64 = 40_000;
+    testkit::fixtures::append_api_key_events(&db.pool, 1, N)
+        .await
+        .unwrap();
+
+    let first = projector(&db).await;
+    wait_until("the first rows", Duration::from_secs(60), async || {
+        keys(&db.pool).await > 0
+    })
+    .await;
+    first.kill().unwrap();
+    let after_kill = keys(&db.pool).await;
+    assert!(
+        after_kill < N,
+        "killed before it finished ({after_kill} of {N})"
+    );
+
+    let _second = projector(&db).await;
+    wait_until("every row", Duration::from_secs(120), async || {
+        keys(&db.pool).await == N
+    })
+    .await;
+    let (rows, distinct, min, max): (i64, i64, i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT key_hash), min(id), max(id) FROM api_keys")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((rows, distinct, min, max), (N, N, 1, N));
+    let (position, head): (i64, i64) = sqlx::query_as(
+        "SELECT c.position, (SELECT max(position) FROM events) FROM subscription_checkpoints c \
+         WHERE c.name = 'read_models'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(position, head, "the checkpoint is at the last event");
+}
+
+#[tokio::test]
+async fn of_two_projector_processes_one_applies_and_the_other_takes_over_when_it_dies() {
+    let db = TestDatabase::new().await;
+    let first = projector(&db).await;
+    let first_pid = first.pid();
+    wait_until(
+        "the first to hold the projection",
+        Duration::from_secs(30),
+        async || lock_holder(&db.pool).await == Some(first_pid),
+    )
+    .await;
+    let second = projector(&db).await;
+    testkit::fixtures::append_api_key_events(&db.pool, 1, 500)
+        .await
+        .unwrap();
+    wait_until("the first batch", Duration::from_secs(30), async || {
+        keys(&db.pool).await == 500
+    })
+    .await;
+    assert_eq!(
+        lock_holder(&db.pool).await,
+        Some(first_pid),
+        "the second only waits"
+    );
+
+    first.kill().unwrap();
+    let second_pid = second.pid();
+    wait_until(
+        "the second to take over",
+        Duration::from_secs(30),
+        async || lock_holder(&db.pool).await == Some(second_pid),
+    )
+    .await;
+    testkit::fixtures::append_api_key_events(&db.pool, 501, 500)
+        .await
+        .unwrap();
+    wait_until("the second batch", Duration::from_secs(30), async || {
+        keys(&db.pool).await == 1000
+    })
+    .await;
+}
