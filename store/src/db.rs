@@ -7,14 +7,15 @@ use sqlx::PgPool;
 
 /// Opens a pool of at most `max_connections` to `url`.
 ///
-/// The pool connects lazily but checks one connection now, so a wrong URL fails at
-/// start with the driver's message.
+/// The pool checks one connection now, so a wrong URL fails at start with the
+/// driver's message. Connections carry `application_name = ledgerd-<pid>`, so that
+/// `pg_stat_activity` (and the advisory locks of subscriptions) name the process.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.application_name("ledgerd"))
+        .connect_with(options.application_name(&format!("ledgerd-{}", std::process::id())))
         .await
 }
 
