@@ -4,16 +4,17 @@
 //! cqrs-es's `CqrsFramework::execute` returns nothing, but callers need the state a
 //! command leaves (an idempotent `Receive` answers with the event that already
 //! exists), and a stream written concurrently must be retried, not failed. So this is
-//! our own thin loop over cqrs-es's event-sourced `PersistedEventStore` on
-//! postgres-es: never its snapshot or aggregate-store modes, which apply events twice.
+//! our own thin loop over cqrs-es's event-sourced `PersistedEventStore` (never its
+//! snapshot or aggregate-store modes, which apply events twice), reading through
+//! postgres-es and appending through [`GroupCommitRepository`].
 
 use std::collections::HashMap;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventUpcaster, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore as _};
-use postgres_es::PostgresEventRepository;
-use sqlx::PgPool;
+
+use crate::group_commit::GroupCommitRepository;
 
 /// How many times a command is retried when its stream was written concurrently.
 const MAX_CONFLICT_RETRIES: usize = 8;
@@ -45,7 +46,7 @@ pub enum CommandError<E: std::error::Error + 'static> {
 
 /// Executes commands of one aggregate type against the event store.
 pub struct CommandBus<A: Aggregate> {
-    store: PersistedEventStore<PostgresEventRepository, A>,
+    store: PersistedEventStore<GroupCommitRepository, A>,
     services: A::Services,
 }
 
@@ -63,13 +64,12 @@ where
     A::Command: Clone + Send,
     A::Error: 'static,
 {
-    /// A bus on `pool`, reading old event versions through `upcasters`.
+    /// A bus appending through `repo`, reading old event versions through `upcasters`.
     pub fn new(
-        pool: PgPool,
+        repo: GroupCommitRepository,
         services: A::Services,
         upcasters: Vec<Box<dyn EventUpcaster>>,
     ) -> Self {
-        let repo = PostgresEventRepository::new(pool);
         let store = PersistedEventStore::new_event_store(repo).with_upcasters(upcasters);
         Self { store, services }
     }

@@ -7,6 +7,7 @@ use domain::{ApiKey, Delivery, Endpoint, EventMapping, IntegrationEvent, Service
 use sqlx::PgPool;
 
 use crate::commands::CommandBus;
+use crate::group_commit::GroupCommitRepository;
 
 /// Every aggregate's command bus; cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,17 +29,21 @@ struct Buses {
 
 impl Ledger {
     /// Buses on `pool` with `services`, reading old event versions through
-    /// [`domain::upcasting::upcasters`].
+    /// [`domain::upcasting::upcasters`]. Spawns the group-commit writers on the
+    /// current runtime.
     pub fn new(pool: PgPool, services: Services) -> Self {
-        let bus = || domain::upcasting::upcasters();
+        // One group-commit queue for every aggregate: commands of all kinds share
+        // transactions.
+        let repo = GroupCommitRepository::new(pool.clone());
+        let up = domain::upcasting::upcasters;
         Self {
             inner: Arc::new(Buses {
-                events: CommandBus::new(pool.clone(), services.clone(), bus()),
-                deliveries: CommandBus::new(pool.clone(), services.clone(), bus()),
-                endpoints: CommandBus::new(pool.clone(), services.clone(), bus()),
-                mappings: CommandBus::new(pool.clone(), services.clone(), bus()),
-                api_keys: CommandBus::new(pool.clone(), services.clone(), bus()),
-                sync_jobs: CommandBus::new(pool.clone(), services.clone(), bus()),
+                events: CommandBus::new(repo.clone(), services.clone(), up()),
+                deliveries: CommandBus::new(repo.clone(), services.clone(), up()),
+                endpoints: CommandBus::new(repo.clone(), services.clone(), up()),
+                mappings: CommandBus::new(repo.clone(), services.clone(), up()),
+                api_keys: CommandBus::new(repo.clone(), services.clone(), up()),
+                sync_jobs: CommandBus::new(repo, services.clone(), up()),
                 pool,
                 services,
             }),

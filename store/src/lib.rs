@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`commands`]: the command path over cqrs-es's event-sourced store (postgres-es),
 //!   with retries on concurrent appends.
+//! - [`group_commit`]: appends of many commands in one transaction, each stream's
+//!   optimistic check kept.
 //! - [`ledger`]: one command bus per aggregate, sharing the pool and domain services.
 //! - [`db`]: connection pools and the one place where database errors are classified.
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
@@ -15,6 +17,7 @@
 pub mod audit;
 pub mod commands;
 pub mod db;
+pub mod group_commit;
 pub mod ledger;
 pub mod managed;
 pub mod migrate;

@@ -1,0 +1,245 @@
+//! Group commit for the event store: many commands' events appended in one
+//! transaction.
+//!
+//! postgres-es appends each command's events in a transaction of its own, one INSERT
+//! per event: with fsync on, the commit rate caps the whole system. Here each
+//! command's `persist` joins a queue; a few writer tasks each take whatever is queued
+//! (up to [`MAX_BATCH`] commands), append all of it with one multi-row INSERT in one
+//! transaction, and answer every command when it has committed. Nothing is answered
+//! before its commit, so an accepted event is durable.
+//!
+//! Each stream's optimistic check is kept: the primary key `(aggregate_type,
+//! aggregate_id, sequence)` rejects a second writer of the same sequence. When it
+//! rejects a batch, that batch is rolled back and appended again one command per
+//! transaction, so the commands that lost the race get the ordinary
+//! `OptimisticLockError` (and retry), and the others commit. A command's events are
+//! always appended together or not at all.
+//!
+//! Reads go to postgres-es's repository unchanged.
+
+use std::sync::Arc;
+
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use postgres_es::PostgresEventRepository;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// The most commands appended in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Writer tasks: transactions in flight at once.
+const WRITERS: usize = 4;
+
+/// One command's events, waiting for a writer.
+struct Pending {
+    aggregate_type: &'static str,
+    events: Vec<SerializedEvent>,
+    reply: oneshot::Sender<Result<(), PersistenceError>>,
+}
+
+/// An event repository whose appends are group-committed; cheap to clone.
+#[derive(Clone)]
+pub struct GroupCommitRepository {
+    reads: Arc<PostgresEventRepository>,
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl std::fmt::Debug for GroupCommitRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommitRepository")
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupCommitRepository {
+    /// A repository on `pool`; spawns its writer tasks on the current runtime. They
+    /// end when every clone of the repository is dropped.
+    pub fn new(pool: PgPool) -> Self {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..WRITERS {
+            tokio::spawn(writer(pool.clone(), receiver.clone()));
+        }
+        Self {
+            reads: Arc::new(PostgresEventRepository::new(pool)),
+            queue,
+        }
+    }
+}
+
+async fn writer(pool: PgPool, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        write(&pool, batch).await;
+    }
+}
+
+/// Appends `batch` in one transaction, or command by command when that fails.
+async fn write(pool: &PgPool, batch: Vec<Pending>) {
+    let all: Vec<(&str, &SerializedEvent)> = batch
+        .iter()
+        .flat_map(|p| p.events.iter().map(move |e| (p.aggregate_type, e)))
+        .collect();
+    let together = if batch.len() == 1 {
+        None
+    } else {
+        Some(append(pool, &all).await)
+    };
+    match together {
+        Some(Ok(())) => {
+            for pending in batch {
+                let _ = pending.reply.send(Ok(()));
+            }
+        }
+        _ => {
+            // One command alone, or a batch that failed: each in its own transaction,
+            // so a conflict fails only the command that caused it.
+            for pending in batch {
+                let events: Vec<(&str, &SerializedEvent)> = pending
+                    .events
+                    .iter()
+                    .map(|e| (pending.aggregate_type, e))
+                    .collect();
+                let result = append(pool, &events).await.map_err(persistence_error);
+                let _ = pending.reply.send(result);
+            }
+        }
+    }
+}
+
+/// The events of a batch, column by column, for one `unnest` INSERT.
+#[derive(Default)]
+struct Columns<'a> {
+    aggregate_types: Vec<&'a str>,
+    aggregate_ids: Vec<&'a str>,
+    sequences: Vec<i64>,
+    event_types: Vec<&'a str>,
+    event_versions: Vec<&'a str>,
+    payloads: Vec<String>,
+    metadata: Vec<String>,
+}
+
+/// One multi-row INSERT of `events` in one transaction.
+async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<(), sqlx::Error> {
+    let mut columns = Columns::default();
+    for (aggregate_type, event) in events {
+        columns.aggregate_types.push(aggregate_type);
+        columns.aggregate_ids.push(&event.aggregate_id);
+        columns
+            .sequences
+            .push(i64::try_from(event.sequence).unwrap_or(i64::MAX));
+        columns.event_types.push(&event.event_type);
+        columns.event_versions.push(&event.event_version);
+        columns.payloads.push(event.payload.to_string());
+        columns.metadata.push(event.metadata.to_string());
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT t, i, s, et, ev, p::json, m::json \
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+           AS u(t, i, s, et, ev, p, m)",
+    )
+    .bind(columns.aggregate_types)
+    .bind(columns.aggregate_ids)
+    .bind(columns.sequences)
+    .bind(columns.event_types)
+    .bind(columns.event_versions)
+    .bind(columns.payloads)
+    .bind(columns.metadata)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+fn persistence_error(err: sqlx::Error) -> PersistenceError {
+    match crate::db::classify(&err) {
+        crate::db::DbErrorKind::UniqueViolation(_) => PersistenceError::OptimisticLockError,
+        _ => match err {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
+                PersistenceError::ConnectionError(Box::new(err))
+            }
+            other => PersistenceError::UnknownError(Box::new(other)),
+        },
+    }
+}
+
+impl PersistedEventRepository for GroupCommitRepository {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.reads.get_events::<A>(aggregate_id).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.reads
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        self.reads.get_snapshot::<A>(aggregate_id).await
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            // Snapshot modes apply events twice in cqrs-es 0.5 (ADR 0002): never used.
+            return Err(PersistenceError::UnknownError(
+                "snapshots are not supported by the group-commit repository".into(),
+            ));
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Pending {
+                aggregate_type: A::TYPE,
+                events: events.to_vec(),
+                reply,
+            })
+            .map_err(|_| PersistenceError::ConnectionError("the event writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| PersistenceError::ConnectionError("the event writer stopped".into()))?
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        self.reads.stream_events::<A>(aggregate_id).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        self.reads.stream_all_events::<A>().await
+    }
+}
