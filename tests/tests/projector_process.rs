@@ -136,3 +136,74 @@ async fn of_two_projector_processes_one_applies_and_the_other_takes_over_when_it
     })
     .await;
 }
+
+#[tokio::test]
+async fn read_models_of_an_older_version_are_rebuilt_when_the_projector_starts() {
+    let db = TestDatabase::new().await;
+    testkit::fixtures::append_api_key_events(&db.pool, 1, 3_000)
+        .await
+        .unwrap();
+    projections::read_models::catch_up(&db.pool).await.unwrap();
+    // As if these tables had been built by the previous version of the projection.
+    sqlx::query(
+        "UPDATE subscription_checkpoints SET version = version - 1 WHERE name = 'read_models'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE api_keys SET name = 'stale'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let _projector = projector(&db).await;
+    wait_until("the rebuild job to succeed", Duration::from_secs(60), async || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM sync_jobs WHERE job_type = 'projection_rebuild' AND status_id = 3",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+            == 1
+    })
+    .await;
+    let version: i32 = sqlx::query_scalar(
+        "SELECT version FROM subscription_checkpoints WHERE name = 'read_models'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(version, projections::read_models::VERSION);
+    let stale: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE name = 'stale'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stale, 0, "the tables come from the log again");
+    assert_eq!(keys(&db.pool).await, 3_000);
+}
+
+#[tokio::test]
+async fn projections_status_and_rebuild_from_the_command_line() {
+    let db = TestDatabase::new().await;
+    testkit::fixtures::append_api_key_events(&db.pool, 1, 2_000)
+        .await
+        .unwrap();
+    projections::read_models::catch_up(&db.pool).await.unwrap();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("LEDGER_MASTER_KEY", MASTER_KEY),
+    ];
+    let (ok, out) = tests::process::run_cli(BIN, &["projections", "status"], &env).unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("read_models") && out.contains("running"),
+        "{out}"
+    );
+    let (ok, out) = tests::process::run_cli(BIN, &["projections", "rebuild"], &env).unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("rebuilt read_models from 200"), "{out}");
+    let (ok, out) =
+        tests::process::run_cli(BIN, &["projections", "rebuild", "nonsense"], &env).unwrap();
+    assert!(!ok, "an unknown projection is refused: {out}");
+    assert_eq!(keys(&db.pool).await, 2_000);
+}
