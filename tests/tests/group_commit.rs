@@ -23,7 +23,10 @@ fn meta() -> std::collections::HashMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_duplicates_in_shared_transactions_yield_one_event_per_identity() {
     let db = TestDatabase::new().await;
-    let ledger = Arc::new(Ledger::new(db.pool.clone(), Services::production(&[3; 32], 1).unwrap()));
+    let ledger = Arc::new(Ledger::new(
+        db.pool.clone(),
+        Services::production(&[3; 32], 1).unwrap(),
+    ));
     let mut tasks = Vec::new();
     for i in 0..300i64 {
         let ledger = ledger.clone();
@@ -63,13 +66,22 @@ async fn concurrent_duplicates_in_shared_transactions_yield_one_event_per_identi
     .await
     .unwrap();
     assert_eq!((events, streams, max_sequence), (100, 100, 1));
-    assert_eq!(store::audit::verify_all(&db.pool).await.unwrap().first_break, None);
+    assert_eq!(
+        store::audit::verify_all(&db.pool)
+            .await
+            .unwrap()
+            .first_break,
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_multi_event_commands_on_one_stream_append_whole_and_in_order() {
     let db = TestDatabase::new().await;
-    let ledger = Arc::new(Ledger::new(db.pool.clone(), Services::production(&[3; 32], 1).unwrap()));
+    let ledger = Arc::new(Ledger::new(
+        db.pool.clone(),
+        Services::production(&[3; 32], 1).unwrap(),
+    ));
     let (event_id, endpoint_id) = (EventId::new(5), EndpointId::new(6));
     let stream = delivery::stream_id(event_id, endpoint_id);
     ledger
@@ -100,7 +112,10 @@ async fn concurrent_multi_event_commands_on_one_stream_append_whole_and_in_order
                 .execute(
                     &stream,
                     DeliveryCommand::RecordAttempt {
-                        outcome: AttemptOutcome::Response { status: 500, retry_after_secs: None },
+                        outcome: AttemptOutcome::Response {
+                            status: 500,
+                            retry_after_secs: None,
+                        },
                         duration_ms: 1,
                         response_excerpt: None,
                         attempted_at: Utc::now(),
@@ -122,7 +137,11 @@ async fn concurrent_multi_event_commands_on_one_stream_append_whole_and_in_order
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(types.len(), 21, "one schedule and ten attempts of two events each");
+    assert_eq!(
+        types.len(),
+        21,
+        "one schedule and ten attempts of two events each"
+    );
     for (i, (sequence, event_type)) in types.iter().enumerate() {
         assert_eq!(*sequence, i as i64 + 1, "no gap");
         let expected = match i {
@@ -130,7 +149,16 @@ async fn concurrent_multi_event_commands_on_one_stream_append_whole_and_in_order
             i if i % 2 == 1 => "AttemptRecorded",
             _ => "DeliveryRetryScheduled",
         };
-        assert_eq!(event_type, expected, "each attempt's two events are adjacent");
+        assert_eq!(
+            event_type, expected,
+            "each attempt's two events are adjacent"
+        );
     }
-    assert_eq!(store::audit::verify_all(&db.pool).await.unwrap().first_break, None);
+    assert_eq!(
+        store::audit::verify_all(&db.pool)
+            .await
+            .unwrap()
+            .first_break,
+        None
+    );
 }
