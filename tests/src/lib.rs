@@ -5,9 +5,12 @@
 //!   processes), re-exported here: [`TestDatabase`], [`process`].
 //! - [`app`]: [`app::TestApp`], the HTTP application in-process on a fresh database,
 //!   with the projector running and helpers to issue keys and send requests.
+//! - [`bench`]: `ledger-bench` (`src/bin/ledger-bench.rs`), the end-to-end
+//!   benchmark of the whole pipeline (`docs/benchmarks.md`).
 //! - `src/bin/ledgerd-e2e.rs`: `ledgerd` itself, built in this package so that tests
 //!   can run it (`CARGO_BIN_EXE_ledgerd-e2e`).
 
 pub mod app;
+pub mod bench;
 
 pub use testkit::*;
