@@ -87,7 +87,8 @@ struct Due {
 #[tracing::instrument(
     skip_all,
     fields(delivery_id = row.delivery_id, endpoint_id = row.endpoint_id, attempt, outcome),
-    err
+    // Debug, not Display: the log line must carry the underlying database error.
+    err(Debug)
 )]
 pub(crate) async fn run(
     ctx: &Context,
