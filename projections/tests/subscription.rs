@@ -243,7 +243,7 @@ async fn one_instance_applies_while_another_waits_and_takes_over_when_it_dies() 
         config(10),
     );
     let second_token_run = second_token.clone();
-    let second_task = tokio::spawn(async move { second.run(second_token_run).await });
+    let mut second_task = tokio::spawn(async move { second.run(second_token_run).await });
 
     for i in 0..30 {
         append(&db.pool, &format!("a{i}")).await;
@@ -262,7 +262,10 @@ async fn one_instance_applies_while_another_waits_and_takes_over_when_it_dies() 
     for i in 0..30 {
         append(&db.pool, &format!("b{i}")).await;
     }
-    wait_for_rows(&db.pool, 60).await;
+    tokio::select! {
+        () = wait_for_rows(&db.pool, 60) => {}
+        ended = &mut second_task => panic!("the waiting instance ended instead of taking over: {ended:?}"),
+    }
     let by_second: i64 = sqlx::query_scalar("SELECT count(*) FROM seen WHERE instance = 'second'")
         .fetch_one(&db.pool)
         .await

@@ -116,8 +116,9 @@ impl BenchDatabase {
         }
     }
 
-    /// Drops the database (on `DATABASE_URL`'s server), or stops the cluster and
-    /// removes its folder.
+    /// Drops the database (on `DATABASE_URL`'s server; kept when
+    /// `LEDGER_BENCH_KEEP_DATABASE` is set, to rerun a step by hand), or stops the
+    /// cluster and removes its folder.
     pub async fn remove(mut self) -> anyhow::Result<()> {
         if let Some((cluster, root)) = self.cluster.take() {
             tokio::task::spawn_blocking(move || {
@@ -126,6 +127,10 @@ impl BenchDatabase {
                     .with_context(|| format!("removing {}", root.display()))
             })
             .await??;
+            return Ok(());
+        }
+        if std::env::var_os("LEDGER_BENCH_KEEP_DATABASE").is_some() {
+            eprintln!("kept the database {}/{}", self.base_url, self.name);
             return Ok(());
         }
         let mut admin = PgConnection::connect(&format!("{}/postgres", self.base_url)).await?;
