@@ -61,6 +61,15 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The mapping sandbox's child process: runs the jq mappings a dispatcher sends
+    /// on standard input, one JSON line each way (ADR 0010). Started by the
+    /// dispatcher, not by people.
+    #[command(hide = true)]
+    MappingWorker {
+        /// Address space of this process, in MiB.
+        #[arg(long, default_value_t = 1024)]
+        memory_limit_mib: u64,
+    },
 }
 
 /// `ledgerd keys …`
@@ -120,6 +129,13 @@ pub enum Role {
 pub fn main() -> ExitCode {
     crate::telemetry::init("info");
     let cli = Cli::parse();
+    // The sandbox child needs no runtime, settings or database: each would only
+    // cost address space under its limit.
+    if let Command::MappingWorker { memory_limit_mib } = cli.command {
+        return dispatcher::sandbox::worker::main(dispatcher::sandbox::worker::Limits {
+            memory_mib: memory_limit_mib,
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,6 +185,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     rate_limit,
                 },
         } => keys_create(settings, &name, &permissions, rate_limit).await,
+        Command::MappingWorker { memory_limit_mib } => {
+            let limits = dispatcher::sandbox::worker::Limits {
+                memory_mib: memory_limit_mib,
+            };
+            Ok(
+                tokio::task::spawn_blocking(move || dispatcher::sandbox::worker::main(limits))
+                    .await?,
+            )
+        }
     }
 }
 
@@ -304,6 +329,8 @@ fn dispatcher_config(settings: &Settings) -> anyhow::Result<dispatcher::Dispatch
         target_policy,
         circuit_breaker,
         mapping_timeout: Duration::from_millis(settings.mapping_timeout_ms),
+        mapping_workers: settings.mapping_workers,
+        mapping_memory_limit_mib: settings.mapping_memory_limit_mib,
         shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
         ..dispatcher::DispatcherConfig::default()
     })

@@ -59,6 +59,12 @@ pub struct Settings {
     pub http_total_timeout_secs: u64,
     /// How long one mapping may run, in milliseconds.
     pub mapping_timeout_ms: u64,
+    /// How many mapping child processes one dispatcher keeps, hence how many
+    /// mappings it runs at once (`LEDGER_MAPPING_WORKERS`, 1 to 64).
+    pub mapping_workers: usize,
+    /// Address space of each mapping child process, in MiB
+    /// (`LEDGER_MAPPING_MEMORY_LIMIT_MIB`, at least 256).
+    pub mapping_memory_limit_mib: u64,
     /// The circuit breaker trips after an endpoint failed for this long, in seconds.
     pub circuit_breaker_failing_for_secs: u64,
     /// ... and at least this many attempts.
@@ -90,6 +96,8 @@ struct Defaults {
     http_connect_timeout_secs: u64,
     http_total_timeout_secs: u64,
     mapping_timeout_ms: u64,
+    mapping_workers: usize,
+    mapping_memory_limit_mib: u64,
     circuit_breaker_failing_for_secs: u64,
     circuit_breaker_min_failed_attempts: u32,
     router_batch_size: i64,
@@ -117,6 +125,8 @@ impl Default for Defaults {
             http_connect_timeout_secs: 5,
             http_total_timeout_secs: 30,
             mapping_timeout_ms: 2000,
+            mapping_workers: 2,
+            mapping_memory_limit_mib: 1024,
             circuit_breaker_failing_for_secs: 5 * 24 * 3600,
             circuit_breaker_min_failed_attempts: 10,
             router_batch_size: 500,
@@ -205,6 +215,24 @@ impl Settings {
             return Err(SettingsError::OutOfRange {
                 field: "last_used_flush_secs",
                 reason: "must be 1 to 3600",
+            });
+        }
+        if self.mapping_timeout_ms == 0 {
+            return Err(SettingsError::OutOfRange {
+                field: "mapping_timeout_ms",
+                reason: "must be at least 1",
+            });
+        }
+        if !(1..=64).contains(&self.mapping_workers) {
+            return Err(SettingsError::OutOfRange {
+                field: "mapping_workers",
+                reason: "must be 1 to 64",
+            });
+        }
+        if self.mapping_memory_limit_mib < dispatcher::config::MIN_MAPPING_MEMORY_MIB {
+            return Err(SettingsError::OutOfRange {
+                field: "mapping_memory_limit_mib",
+                reason: "must be at least 256",
             });
         }
         Ok(())
@@ -311,6 +339,37 @@ mod tests {
                     ..
                 }
             ));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_mapping_sandbox_is_sized_within_its_ranges() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LEDGER_MAPPING_WORKERS", "4");
+            jail.set_env("LEDGER_MAPPING_MEMORY_LIMIT_MIB", "512");
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(
+                (settings.mapping_workers, settings.mapping_memory_limit_mib),
+                (4, 512)
+            );
+            for (name, value, field) in [
+                ("LEDGER_MAPPING_WORKERS", "0", "mapping_workers"),
+                (
+                    "LEDGER_MAPPING_MEMORY_LIMIT_MIB",
+                    "64",
+                    "mapping_memory_limit_mib",
+                ),
+                ("LEDGER_MAPPING_TIMEOUT_MS", "0", "mapping_timeout_ms"),
+            ] {
+                jail.set_env(name, value);
+                let err = Settings::load(None).unwrap_err();
+                assert!(
+                    matches!(err, SettingsError::OutOfRange { field: f, .. } if f == field),
+                    "{name}: {err:?}"
+                );
+                jail.clear_env();
+            }
             Ok(())
         });
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use domain::circuit::CircuitBreaker;
 use projections::subscription::SubscriptionConfig;
 
+use crate::sandbox::WorkerCommand;
 use crate::sender::SenderConfig;
 use crate::ssrf::TargetPolicy;
 
@@ -82,6 +83,10 @@ impl RouterConfig {
     }
 }
 
+/// The smallest address space a mapping child can start in (its program, thread
+/// stacks and allocator arenas), in MiB.
+pub const MIN_MAPPING_MEMORY_MIB: u64 = 256;
+
 /// How the dispatcher claims, sends and records deliveries.
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -109,6 +114,16 @@ pub struct DispatcherConfig {
     /// Bound on running one mapping; a mapping that takes longer dead-letters its
     /// delivery as a mapping error.
     pub mapping_timeout: Duration,
+    /// The program that runs mappings in child processes (the mapping sandbox,
+    /// ADR 0010); by default this program with the `mapping-worker` subcommand,
+    /// which only `ledgerd` has: anything else running a dispatcher (tests) must
+    /// name a program that serves the sandbox protocol.
+    pub mapping_worker: WorkerCommand,
+    /// Most mapping child processes alive at once, hence mappings running at once.
+    pub mapping_workers: usize,
+    /// Address space of each mapping child process, in MiB; a program that needs
+    /// more crashes its child and dead-letters its delivery.
+    pub mapping_memory_limit_mib: u64,
     /// On shutdown, how long in-flight deliveries may take to finish; the rest keep
     /// their leases and are taken over when those expire.
     pub shutdown_grace: Duration,
@@ -127,6 +142,9 @@ impl Default for DispatcherConfig {
             target_policy: TargetPolicy::default(),
             circuit_breaker: CircuitBreaker::default(),
             mapping_timeout: Duration::from_secs(2),
+            mapping_worker: WorkerCommand::current_exe(),
+            mapping_workers: 2,
+            mapping_memory_limit_mib: 1024,
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -159,6 +177,16 @@ impl DispatcherConfig {
             !self.mapping_timeout.is_zero(),
             "dispatcher_mapping_timeout",
             "must be positive",
+        )?;
+        check(
+            self.mapping_workers >= 1,
+            "dispatcher_mapping_workers",
+            "must be at least 1",
+        )?;
+        check(
+            self.mapping_memory_limit_mib >= MIN_MAPPING_MEMORY_MIB,
+            "dispatcher_mapping_memory_limit_mib",
+            "must be at least 256",
         )?;
         check(
             !self.sender.total_timeout.is_zero() && !self.sender.connect_timeout.is_zero(),

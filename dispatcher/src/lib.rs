@@ -16,6 +16,10 @@
 //!   (Standard Webhooks, every active secret), sends, records the attempt, and
 //!   applies 410 Gone and the circuit breaker. Global and per-endpoint limits, woken
 //!   by `NOTIFY`, graceful shutdown, takeover after lease expiry.
+//! - [`sandbox`]: the mapping sandbox. Mappings (jq) run in a pool of child
+//!   processes ([`sandbox::SandboxPool`]), so a program that overflows the stack,
+//!   exhausts memory or never ends costs only its child; [`sandbox::worker`] is the
+//!   child's side (`ledgerd mapping-worker`).
 //! - [`replay`]: requeueing one dead-lettered delivery, or all matching a filter as
 //!   a `dead_letter_replay` sync job with progress.
 //! - [`config`]: [`RouterConfig`] and [`DispatcherConfig`], validated at start.
@@ -39,6 +43,7 @@ pub mod config;
 mod meta;
 pub mod replay;
 pub mod router;
+pub mod sandbox;
 pub mod sender;
 pub mod ssrf;
 pub mod worker;

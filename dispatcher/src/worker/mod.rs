@@ -163,7 +163,12 @@ pub async fn run_dispatcher(
         per_endpoint_limit: config.per_endpoint_concurrency,
     });
     let ctx = Arc::new(attempt::Context {
-        mappings: mapping::Mappings::new(config.mapping_timeout),
+        mappings: mapping::Mappings::new(crate::sandbox::SandboxConfig {
+            command: config.mapping_worker.clone(),
+            workers: config.mapping_workers,
+            memory_limit_mib: config.mapping_memory_limit_mib,
+            timeout: config.mapping_timeout,
+        }),
         ledger,
         sender,
         config,

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use dispatcher::sandbox::WorkerCommand;
 use dispatcher::{DispatcherConfig, RouterConfig, SenderConfig, TargetPolicy};
 use domain::circuit::CircuitBreaker;
 use domain::delivery::DeliveryEvent;
@@ -54,7 +55,18 @@ pub fn test_config() -> DispatcherConfig {
         target_policy: TargetPolicy::parse("127.0.0.1/32").unwrap(),
         circuit_breaker: CircuitBreaker::default(),
         mapping_timeout: Duration::from_secs(1),
+        mapping_worker: mapping_worker(),
+        mapping_workers: 2,
+        mapping_memory_limit_mib: 512,
         shutdown_grace: Duration::from_secs(5),
+    }
+}
+
+/// The mapping sandbox's child program of this package (the tests have no `ledgerd`).
+pub fn mapping_worker() -> WorkerCommand {
+    WorkerCommand {
+        program: env!("CARGO_BIN_EXE_ledger-mapping-worker").into(),
+        args: Vec::new(),
     }
 }
 
