@@ -12,8 +12,13 @@
 //! `import`/`include` (the loader refuses to read files).
 //!
 //! Known limit: jaq runs programs on the calling thread without a fuel or depth
-//! limit, so a program that recurses without end (`def f: f + 1; f`) can exhaust
-//! the stack or loop. Run untrusted programs with a timeout on a blocking thread.
+//! limit and cannot be interrupted. A program that recurses without end
+//! (`def f: 1 + f; f`) overflows the thread's stack, which aborts the whole
+//! process (a Rust stack overflow cannot be caught); one that loops
+//! (`def f: f; f`) never returns; one that builds a huge value (`[range(1e10)]`)
+//! exhausts memory. A timeout on a thread helps with none of these, so never run an
+//! untrusted program in a process that must survive it: the dispatcher runs them
+//! in killable, memory-limited child processes (`dispatcher::sandbox`, ADR 0010).
 
 use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars};
