@@ -51,6 +51,14 @@ impl Decoder {
     /// The domain event `stored` holds; an event of an unknown aggregate type or
     /// shape is a poison event, never skipped.
     pub fn decode(&self, stored: &StoredEvent) -> Result<AnyEvent, HandlerError> {
+        let upcast = self
+            .upcasters
+            .iter()
+            .any(|u| u.can_upcast(&stored.event_type, &stored.event_version));
+        if !upcast {
+            // The common case: read the stored payload in place, no copy.
+            return self.parse_any(stored, &stored.payload);
+        }
         let mut serialized = SerializedEvent {
             aggregate_id: stored.aggregate_id.clone(),
             sequence: usize::try_from(stored.sequence).unwrap_or_default(),
@@ -65,7 +73,14 @@ impl Decoder {
                 serialized = upcaster.upcast(serialized);
             }
         }
-        let payload = serialized.payload;
+        self.parse_any(stored, &serialized.payload)
+    }
+
+    fn parse_any(
+        &self,
+        stored: &StoredEvent,
+        payload: &serde_json::Value,
+    ) -> Result<AnyEvent, HandlerError> {
         Ok(match stored.aggregate_type.as_str() {
             "IntegrationEvent" => AnyEvent::Integration(parse(stored, payload)?),
             "Delivery" => AnyEvent::Delivery(parse(stored, payload)?),
@@ -82,9 +97,9 @@ impl Decoder {
 
 fn parse<E: DeserializeOwned>(
     stored: &StoredEvent,
-    payload: serde_json::Value,
+    payload: &serde_json::Value,
 ) -> Result<E, HandlerError> {
-    serde_json::from_value(payload).map_err(|err| poison(stored, err.to_string()))
+    E::deserialize(payload).map_err(|err| poison(stored, err.to_string()))
 }
 
 /// A poison error naming `stored`.

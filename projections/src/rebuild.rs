@@ -19,7 +19,9 @@ use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Row as _, Transactio
 use store::migrate::READ_MODEL_TABLES;
 
 use crate::read_models::{ReadModels, NAME, VERSION};
-use crate::subscription::{advance, apply_next, Cursor, HandlerError};
+use crate::subscription::{
+    advance, apply_next, read_after, Cursor, Handler as _, HandlerError, StoredEvent,
+};
 
 /// The shadow schema a rebuild fills.
 pub const SHADOW_SCHEMA: &str = "ledger_rebuild";
@@ -28,7 +30,18 @@ const RETIRED_SCHEMA: &str = "ledger_retired";
 /// The shadow projection's checkpoint.
 pub const SHADOW_CHECKPOINT: &str = "read_models@rebuild";
 /// Events per shadow batch.
-const BATCH: i64 = 5000;
+const BATCH: i64 = 10_000;
+/// The batch size: [`BATCH`], or `LEDGER_REBUILD_BATCH` (larger batches fold more of
+/// each delivery's life in memory and write each row fewer times: faster, at
+/// about 8 KB of memory per event and batch; see docs/operations.md).
+fn batch_size() -> i64 {
+    std::env::var("LEDGER_REBUILD_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH)
+}
+/// Batches read ahead of the one being written.
+const READ_AHEAD: usize = 1;
 
 /// How far a rebuild is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,24 +102,38 @@ async fn rebuild_locked(
     let mut cursor = shadow_cursor(pool).await?;
     let mut done = 0u64;
     let mut total = count_events(pool).await?;
-    loop {
-        let mut tx = pool.begin().await?;
-        let Some((next, applied)) = apply_next(&mut tx, &shadow, cursor, BATCH).await? else {
-            tx.rollback().await?;
-            break;
+    // Reading and writing overlap: a reader on a connection of its own fetches the
+    // next batch while this task folds and writes the previous one, so both of the
+    // database's cores (and ours) work.
+    let (batches, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let reader = tokio::spawn(read_ahead(pool.clone(), cursor, batches));
+    while let Some(events) = incoming.recv().await {
+        let events = events?;
+        let Some(last) = events.last() else { continue };
+        let next = Cursor {
+            tx_id: last.tx_id,
+            position: last.position,
         };
+        let mut tx = pool.begin().await?;
+        shadow.apply(&mut tx, &events).await?;
         if !advance(&mut tx, SHADOW_CHECKPOINT, cursor, next).await? {
             tx.rollback().await?;
+            reader.abort();
             return Err(HandlerError::Superseded);
         }
         tx.commit().await?;
         cursor = next;
-        done += applied as u64;
+        done += events.len() as u64;
         if done > total {
             total = count_events(pool).await?.max(done);
         }
         on_progress(Progress { done, total });
     }
+    // The reader ends (dropping its sender) after the first empty read or an error;
+    // an error was received above.
+    reader
+        .await
+        .map_err(|e| HandlerError::Database(sqlx::Error::Io(std::io::Error::other(e))))?;
     let tail = swap(pool, &shadow, cursor).await?;
     done += tail;
     on_progress(Progress {
@@ -117,6 +144,37 @@ async fn rebuild_locked(
         events: done,
         resumed,
     })
+}
+
+/// Reads the log after `cursor` in batches until it finds nothing more, on a
+/// connection of its own; stops at the first error (sent on) or when the receiver
+/// is gone.
+async fn read_ahead(
+    pool: PgPool,
+    mut cursor: Cursor,
+    batches: tokio::sync::mpsc::Sender<Result<Vec<StoredEvent>, sqlx::Error>>,
+) {
+    let mut conn = match pool.acquire().await {
+        Ok(conn) => conn,
+        Err(err) => {
+            let _ = batches.send(Err(err)).await;
+            return;
+        }
+    };
+    loop {
+        let events = read_after(&mut conn, cursor, batch_size()).await;
+        if let Ok(events) = &events {
+            let Some(last) = events.last() else { return };
+            cursor = Cursor {
+                tx_id: last.tx_id,
+                position: last.position,
+            };
+        }
+        let failed = events.is_err();
+        if batches.send(events).await.is_err() || failed {
+            return;
+        }
+    }
 }
 
 /// Creates the shadow schema and checkpoint, or finds those of a crashed rebuild;

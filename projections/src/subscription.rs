@@ -133,7 +133,7 @@ impl Default for SubscriptionConfig {
 
 const SELECT_EVENTS: &str = "\
     SELECT (tx_id::text)::bigint AS tx_id, position, aggregate_type, aggregate_id, sequence, \
-           event_type, event_version, payload::jsonb AS payload, metadata::jsonb AS metadata, \
+           event_type, event_version, payload, metadata, \
            recorded_at \
     FROM events \
     WHERE (tx_id, position) > ($1::text::xid8, $2) \

@@ -105,18 +105,6 @@ impl Batch {
             .into_iter()
             .map(|r| (r.id, r)),
         );
-        batch.events.extend(
-            load::<EventRow>(
-                conn,
-                "integration_events",
-                EVENT_COLUMNS,
-                "id",
-                &needs.events,
-            )
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r)),
-        );
         batch.mappings.extend(
             load::<MappingRow>(
                 conn,
@@ -136,6 +124,25 @@ impl Batch {
                 DELIVERY_COLUMNS,
                 "id",
                 &needs.deliveries,
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r)),
+        );
+        // The events of the deliveries too: their status is rolled up in memory when
+        // the batch holds all of their deliveries (see `roll_up_in_memory`).
+        needs
+            .events
+            .extend(batch.deliveries.values().map(|d| d.event_id));
+        needs.events.sort_unstable();
+        needs.events.dedup();
+        batch.events.extend(
+            load::<EventRow>(
+                conn,
+                "integration_events",
+                EVENT_COLUMNS,
+                "id",
+                &needs.events,
             )
             .await?
             .into_iter()
@@ -604,7 +611,8 @@ impl Batch {
 
     /// Writes every changed row, tables in foreign-key order, then rolls up the
     /// statuses of events whose deliveries changed.
-    pub async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    pub async fn write(mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        self.roll_up_in_memory();
         let conn = &mut **tx;
         upsert_api_keys(conn, &self.api_keys.changed().collect::<Vec<_>>()).await?;
         upsert_endpoints(conn, &self.endpoints.changed().collect::<Vec<_>>()).await?;
@@ -623,6 +631,39 @@ impl Batch {
         upsert_dead_letters(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
         upsert_sync_jobs(conn, &self.sync_jobs.changed().collect::<Vec<_>>()).await?;
         roll_up(conn, &self.rollups).await
+    }
+}
+
+impl Batch {
+    /// Rolls up, here, the status of every touched event whose row and every
+    /// delivery the batch holds (the common case): the row is then written once, by
+    /// the events' upsert, instead of read back and updated again by [`roll_up`],
+    /// which is left the events with deliveries outside the batch.
+    fn roll_up_in_memory(&mut self) {
+        let mut statuses: HashMap<i64, Vec<DeliveryStatus>> = HashMap::new();
+        for delivery in self.deliveries.values() {
+            if self.rollups.contains_key(&delivery.event_id) {
+                statuses
+                    .entry(delivery.event_id)
+                    .or_default()
+                    .extend(DeliveryStatus::from_id(delivery.status_id));
+            }
+        }
+        let events = &mut self.events;
+        self.rollups.retain(|event_id, at| {
+            let known = statuses.get(event_id).map_or(&[][..], Vec::as_slice);
+            let complete = events.get(*event_id).is_some_and(|row| {
+                usize::try_from(row.delivery_count.unwrap_or(0)).ok() == Some(known.len())
+            });
+            if !complete {
+                return true;
+            }
+            if let Some(row) = events.get_mut(*event_id) {
+                row.status_id = EventStatus::rollup(known.iter().copied()).id();
+                row.updated_at = later(row.updated_at, *at);
+            }
+            false
+        });
     }
 }
 

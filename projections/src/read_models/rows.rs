@@ -9,7 +9,9 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 #[derive(Debug)]
 pub struct Table<R> {
     rows: std::collections::HashMap<i64, R>,
+    /// Changed ids in the order first changed, and the same ids as a set.
     dirty: Vec<i64>,
+    dirty_set: std::collections::HashSet<i64>,
 }
 
 impl<R> Default for Table<R> {
@@ -17,6 +19,7 @@ impl<R> Default for Table<R> {
         Self {
             rows: std::collections::HashMap::new(),
             dirty: Vec::new(),
+            dirty_set: std::collections::HashSet::new(),
         }
     }
 }
@@ -25,6 +28,11 @@ impl<R> Table<R> {
     /// Adds rows read from the database.
     pub fn extend(&mut self, rows: impl IntoIterator<Item = (i64, R)>) {
         self.rows.extend(rows);
+    }
+
+    /// The row with `id`, if loaded or inserted (not marking it changed).
+    pub fn get(&self, id: i64) -> Option<&R> {
+        self.rows.get(&id)
     }
 
     /// The row with `id`, if loaded or inserted.
@@ -43,7 +51,9 @@ impl<R> Table<R> {
 
     /// Removes a row; the caller records the delete.
     pub fn remove(&mut self, id: i64) -> Option<R> {
-        self.dirty.retain(|d| *d != id);
+        if self.dirty_set.remove(&id) {
+            self.dirty.retain(|d| *d != id);
+        }
         self.rows.remove(&id)
     }
 
@@ -53,7 +63,7 @@ impl<R> Table<R> {
     }
 
     fn mark(&mut self, id: i64) {
-        if !self.dirty.contains(&id) {
+        if self.dirty_set.insert(id) {
             self.dirty.push(id);
         }
     }

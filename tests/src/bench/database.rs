@@ -130,7 +130,10 @@ impl BenchDatabase {
             return Ok(());
         }
         if std::env::var_os("LEDGER_BENCH_KEEP_DATABASE").is_some() {
-            eprintln!("kept the database {}/{}", self.base_url, self.name);
+            super::note(&format!(
+                "kept the database {}/{}",
+                self.base_url, self.name
+            ));
             return Ok(());
         }
         let mut admin = PgConnection::connect(&format!("{}/postgres", self.base_url)).await?;
