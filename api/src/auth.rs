@@ -125,7 +125,7 @@ pub async fn api_key_layer(
     let limit = principal
         .rate_limit_per_minute
         .unwrap_or(state.settings.rate_limit_per_minute);
-    let window = match crate::rate_limit::hit(&state.pool, principal.key_id.get(), limit).await {
+    let window = match state.rate_limiter.hit(principal.key_id.get(), limit).await {
         Ok(window) => window,
         Err(err) => return ApiError::internal(err).into_response(),
     };

@@ -20,6 +20,8 @@ use crate::usage::LastUsed;
 
 /// How often old rate-limit windows and inbound webhook ids are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How often counts made in memory are added to `rate_limits`.
+const RATE_LIMIT_FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// How long inbound webhook ids are remembered in `inbound_webhook_ids`, in days.
 const WEBHOOK_IDS_KEPT_DAYS: i32 = 30;
 
@@ -34,6 +36,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Keys used since `last_used_at` was last written.
     pub last_used: Arc<LastUsed>,
+    /// Requests per key and window, counted in memory far from the limit.
+    pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The process's Prometheus recorder.
     pub metrics: PrometheusHandle,
 }
@@ -41,8 +45,10 @@ pub struct AppState {
 impl AppState {
     /// The state for `settings` and `ledger`.
     pub fn new(settings: &Settings, ledger: Ledger) -> Self {
+        let pool = ledger.pool().clone();
         Self {
-            pool: ledger.pool().clone(),
+            rate_limiter: Arc::new(crate::rate_limit::RateLimiter::new(pool.clone())),
+            pool,
             ledger,
             settings: Arc::new(settings.clone()),
             last_used: Arc::new(LastUsed::default()),
@@ -94,12 +100,19 @@ impl Application {
             upkeep_stop.clone(),
         ));
         let purge = tokio::spawn(purge_loop(state.pool.clone(), upkeep_stop.clone()));
+        let counts = tokio::spawn(
+            state
+                .rate_limiter
+                .clone()
+                .run_flusher(RATE_LIMIT_FLUSH_EVERY, upkeep_stop.clone()),
+        );
         let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
         upkeep_stop.cancel();
         let _ = flusher.await;
         let _ = purge.await;
+        let _ = counts.await;
         served
     }
 }

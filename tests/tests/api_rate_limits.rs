@@ -105,3 +105,83 @@ async fn old_windows_are_purged() {
     assert_eq!(api::rate_limit::purge(app.pool()).await.unwrap(), 1);
     assert_eq!(app.count("SELECT count(*) FROM rate_limits").await, 1);
 }
+
+/// The row's count for client 7 in the current window (0 when none).
+async fn row_count(app: &TestApp) -> i64 {
+    app.count(
+        "SELECT coalesce(sum(count), 0)::bigint FROM rate_limits WHERE client_id = 7 \
+         AND window_start = to_timestamp(floor(extract(epoch FROM now()) / 60) * 60)",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn far_from_the_limit_requests_are_counted_in_memory_and_flushed_near_it_each_is_written() {
+    use api::rate_limit::{RateLimiter, MIN_HEADROOM};
+    let app = TestApp::spawn().await;
+    fresh_window(&app).await;
+    let limit: u32 = 300;
+    let limiter = RateLimiter::new(app.pool().clone());
+    // The first request of a window is counted in the row (nothing is known yet).
+    assert_eq!(limiter.hit(7, limit).await.unwrap().count, 1);
+    assert_eq!(row_count(&app).await, 1);
+    // Up to the headroom below the limit: counted here, the row waits for a flush.
+    let local_until = i64::from(limit) - MIN_HEADROOM;
+    for expected in 2..=local_until {
+        let window = limiter.hit(7, limit).await.unwrap();
+        assert_eq!(window.count, expected);
+        assert!(!window.exceeded());
+    }
+    assert_eq!(row_count(&app).await, 1, "not flushed yet");
+    limiter.flush().await.unwrap();
+    assert_eq!(row_count(&app).await, local_until);
+    // Near the limit, every request is added to the row at once.
+    for expected in local_until + 1..=i64::from(limit) {
+        let window = limiter.hit(7, limit).await.unwrap();
+        assert_eq!(window.count, expected);
+        assert_eq!(row_count(&app).await, expected);
+        assert!(!window.exceeded());
+    }
+    let over = limiter.hit(7, limit).await.unwrap();
+    assert!(over.exceeded(), "{over:?}");
+    assert_eq!(over.remaining(), 0);
+}
+
+#[tokio::test]
+async fn processes_see_each_others_counts_after_a_flush() {
+    use api::rate_limit::RateLimiter;
+    let app = TestApp::spawn().await;
+    fresh_window(&app).await;
+    let limit: u32 = 400;
+    let (a, b) = (
+        RateLimiter::new(app.pool().clone()),
+        RateLimiter::new(app.pool().clone()),
+    );
+    for _ in 0..150 {
+        assert!(!a.hit(7, limit).await.unwrap().exceeded());
+    }
+    for _ in 0..150 {
+        assert!(!b.hit(7, limit).await.unwrap().exceeded());
+    }
+    // Flushes run every 100 ms in each process: after one round each has added its
+    // counts, after the next each has read the other's.
+    b.flush().await.unwrap();
+    a.flush().await.unwrap();
+    assert_eq!(row_count(&app).await, 300);
+    b.flush().await.unwrap();
+    // `a` now knows of `b`'s 150: at 300 of 400 it is within the headroom and counts
+    // each request in the row, so the pair refuses the 401st request exactly.
+    let mut admitted = 300;
+    loop {
+        let (first, second) = (
+            a.hit(7, limit).await.unwrap(),
+            b.hit(7, limit).await.unwrap(),
+        );
+        admitted += i64::from(!first.exceeded()) + i64::from(!second.exceeded());
+        if first.exceeded() && second.exceeded() {
+            break;
+        }
+    }
+    assert_eq!(admitted, 400);
+    assert_eq!(row_count(&app).await, 402, "refused requests count too");
+}
