@@ -22,10 +22,10 @@ pub struct Args {
     /// Events to send (closed-loop scenarios), overriding the scenario's count.
     #[arg(long)]
     pub events: Option<u64>,
-    /// Seconds to send for (the paced scenario), overriding its 30 s.
+    /// Seconds to send for (the paced and lag scenarios), overriding their 30 s.
     #[arg(long)]
     pub duration: Option<u64>,
-    /// Events per second (the paced scenario), overriding its 200.
+    /// Events per second (the paced and lag scenarios), overriding 200 and 1,000.
     #[arg(long)]
     pub rate: Option<u64>,
     /// Requests in flight (closed-loop scenarios), overriding 64.
@@ -63,10 +63,13 @@ pub enum ScenarioName {
     Fanout,
     /// 5,000 events × 1 endpoint that fails each first attempt.
     Retry,
+    /// 1,000 events/s for 30 s, no endpoint: each event's lag behind the read-model
+    /// projector's and the router's checkpoints.
+    Lag,
     /// `ledgerd projections rebuild` over the log a `main` run leaves.
     Rebuild,
-    /// main, paced, fanout, retry, then rebuild over the log they all left, in one
-    /// database.
+    /// main, paced, fanout, retry, lag, then rebuild over the log they all left, in
+    /// one database.
     All,
 }
 
@@ -112,6 +115,9 @@ pub struct Spec {
     pub fail_first_attempt: bool,
     /// How long to wait for deliveries after the last event is sent.
     pub drain: Duration,
+    /// Whether to sample the subscriptions' checkpoints and report each event's
+    /// lag behind them (the lag scenario).
+    pub measure_lag: bool,
 }
 
 impl Args {
@@ -123,7 +129,8 @@ impl Args {
             ScenarioName::Paced => &["paced"],
             ScenarioName::Fanout => &["fanout"],
             ScenarioName::Retry => &["retry"],
-            ScenarioName::All => &["main", "paced", "fanout", "retry"],
+            ScenarioName::Lag => &["lag"],
+            ScenarioName::All => &["main", "paced", "fanout", "retry", "lag"],
         };
         names.iter().map(|name| self.spec(name)).collect()
     }
@@ -139,14 +146,15 @@ impl Args {
             events: self.events.unwrap_or(events),
             in_flight,
         };
+        let open = |rate: u64| Load::Open {
+            rate: self.rate.unwrap_or(rate),
+            duration: Duration::from_secs(self.duration.unwrap_or(30)),
+        };
         let (load, endpoints) = match name {
-            "paced" => (
-                Load::Open {
-                    rate: self.rate.unwrap_or(200),
-                    duration: Duration::from_secs(self.duration.unwrap_or(30)),
-                },
-                1,
-            ),
+            "paced" => (open(200), 1),
+            // No endpoint: the router records every event unroutable, so the lag is
+            // measured at 1,000 appends/s without a delivery backlog beside it.
+            "lag" => (open(1_000), 0),
             "fanout" => (closed(3_000), 10),
             "retry" => (closed(5_000), 1),
             _ => (closed(20_000), 1),
@@ -157,6 +165,7 @@ impl Args {
             endpoints: self.endpoints.unwrap_or(endpoints),
             fail_first_attempt: name == "retry",
             drain: Duration::from_secs(self.drain_secs),
+            measure_lag: name == "lag",
         }
     }
 }

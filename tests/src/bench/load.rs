@@ -42,6 +42,8 @@ pub struct Target {
 pub struct Sent {
     /// Sequence numbers of the events answered 202.
     pub accepted: Vec<u64>,
+    /// When each of `accepted` had its 202 (ns since the start), in the same order.
+    pub accepted_at_ns: Vec<u64>,
     /// Submit → answer of every event answered 202.
     pub accept_latencies: Vec<Duration>,
     /// Other answers and failures, by kind.
@@ -57,6 +59,7 @@ pub struct Sent {
 impl Sent {
     fn merge(&mut self, other: Self) {
         self.accepted.extend(other.accepted);
+        self.accepted_at_ns.extend(other.accepted_at_ns);
         self.accept_latencies.extend(other.accept_latencies);
         for (kind, n) in other.errors {
             *self.errors.entry(kind).or_default() += n;
@@ -70,6 +73,7 @@ impl Sent {
         match outcome {
             Ok(202) => {
                 self.accepted.push(seq);
+                self.accepted_at_ns.push(ns(now - start));
                 self.accept_latencies.push(now - due);
                 self.last_accept_ns = self.last_accept_ns.max(ns(now - start));
             }

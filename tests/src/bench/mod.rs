@@ -13,6 +13,7 @@
 //! - [`receiver`]: the webhook receiver (signature checks, arrival times, failing
 //!   first attempts on purpose).
 //! - [`load`]: closed- and open-loop senders.
+//! - [`lag`]: each event's lag behind the subscriptions' checkpoints (sampled).
 //! - [`procstat`]: CPU and memory of process trees from `/proc`.
 //! - [`scenario`]: one load scenario, or a rebuild, from set-up to figures.
 //! - [`stats`]: latency percentiles.
@@ -20,6 +21,7 @@
 
 pub mod args;
 pub mod database;
+pub mod lag;
 pub mod ledgerd;
 pub mod load;
 pub mod procstat;
@@ -48,6 +50,8 @@ pub struct Run {
     pub env: LedgerdEnv,
     /// A small pool on the benchmark database (sizes, lag, counts).
     pub pool: PgPool,
+    /// The benchmark database's URL (for connections of their own).
+    pub database_url: String,
     /// Every time in the benchmark is measured from here.
     pub start: Instant,
     /// PostgreSQL's postmaster, when it runs on this machine.
@@ -116,6 +120,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Report>> {
     let run = Run {
         env: LedgerdEnv::new(&program, &db.url, &data_dir),
         pool,
+        database_url: db.url.clone(),
         start: Instant::now(),
         postgres_pid: db.server_pid,
         pg_stats: args.pg_stats,

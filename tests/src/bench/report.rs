@@ -16,7 +16,7 @@ pub const ROWS_MARKER: &str = "<!-- ledger-bench appends rows above this line --
 /// One scenario's figures.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    /// `main`, `paced`, `fanout`, `retry` or `rebuild`.
+    /// `main`, `paced`, `fanout`, `retry`, `lag` or `rebuild`.
     pub scenario: String,
     /// When it ran (RFC 3339, UTC).
     pub date: String,
@@ -114,6 +114,36 @@ pub struct LoadFigures {
     pub max_lag: BTreeMap<String, (i64, i64)>,
     /// Largest `retry_queue` depth seen.
     pub max_retry_queue: i64,
+    /// The `lag` scenario: each event's lag behind the subscriptions' checkpoints.
+    pub projection_lag: Option<LagFigures>,
+}
+
+/// Lag of every event behind the subscriptions, from samples of their checkpoints
+/// (the `lag` scenario; see `bench::lag`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LagFigures {
+    /// Accepted events of the run found in the log.
+    pub events: u64,
+    /// Readings of the checkpoints.
+    pub samples: u64,
+    /// Mean time between two readings, in ms: the resolution of the lags.
+    pub sample_interval_ms: f64,
+    /// Longest time between two readings, in ms.
+    pub max_sample_gap_ms: f64,
+    /// Per subscription (`read_models`, `router`).
+    pub subscriptions: BTreeMap<String, SubscriptionLag>,
+}
+
+/// One subscription's lag.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SubscriptionLag {
+    /// The 202 reaching the client → the first reading of the checkpoint at or
+    /// past the event (0 when the checkpoint got there first).
+    pub lag: Percentiles,
+    /// Events the checkpoint had reached before their 202 arrived.
+    pub before_accepted: u64,
+    /// Events no reading showed the checkpoint reaching (not in `lag`).
+    pub never_reached: u64,
 }
 
 /// Figures of a rebuild.
@@ -161,6 +191,8 @@ impl Report {
     pub fn markdown_row(&self) -> String {
         let dash = || "–".to_owned();
         let load = self.load.as_ref();
+        // Without endpoints (the `lag` scenario) there is nothing delivered to time.
+        let delivering = load.filter(|l| l.deliveries_expected > 0);
         let ledgerd = self.usage("ledgerd").map_or_else(dash, |u| {
             format!("{:.1} / {:.0}", u.cpu_secs, u.peak_rss_mib)
         });
@@ -176,12 +208,12 @@ impl Report {
             self.scenario_label(),
             load.map_or_else(dash, |l| format!("{} × {}", l.events_sent, l.endpoints)),
             load.map_or_else(dash, |l| format!("{:.0}", l.accepted_per_sec)),
-            load.map_or_else(dash, |l| format!("{:.0}", l.deliveries_per_sec)),
+            delivering.map_or_else(dash, |l| format!("{:.0}", l.deliveries_per_sec)),
             load.map_or_else(dash, |l| {
                 let a = &l.submit_to_accepted;
                 format!("{:.1} / {:.1}", a.p50_ms, a.p99_ms)
             }),
-            load.map_or_else(dash, |l| {
+            delivering.map_or_else(dash, |l| {
                 let r = &l.submit_to_received;
                 format!(
                     "{:.1} / {:.1} / {:.1} / {:.0}",
@@ -196,6 +228,8 @@ impl Report {
             self.rebuild
                 .as_ref()
                 .map_or_else(dash, |r| format!("{:.0}", r.events_per_sec)),
+            load.and_then(|l| l.projection_lag.as_ref())
+                .map_or_else(dash, lag_cell),
             ledgerd,
             postgres,
             load.map_or_else(dash, |l| format!("{:.0}", l.db_bytes_per_event)),
@@ -219,10 +253,25 @@ impl Report {
     }
 }
 
+/// The read models' lag p50 / p95 / p99 / max, and the router's p99.
+fn lag_cell(lag: &LagFigures) -> String {
+    let of = |name: &str| {
+        lag.subscriptions
+            .get(name)
+            .map(|s| s.lag)
+            .unwrap_or_default()
+    };
+    let (projector, router) = (of("read_models"), of("router"));
+    format!(
+        "{:.1} / {:.1} / {:.1} / {:.0} ({:.1})",
+        projector.p50_ms, projector.p95_ms, projector.p99_ms, projector.max_ms, router.p99_ms
+    )
+}
+
 /// The compact table printed at the end: one column per scenario.
 pub fn human_table(reports: &[Report]) -> String {
     type Cell = fn(&Report) -> Option<String>;
-    let rows: [(&str, Cell); 18] = [
+    let rows: [(&str, Cell); 21] = [
         ("events × endpoints", |r| {
             let l = r.load.as_ref()?;
             Some(format!("{} × {}", l.events_sent, l.endpoints))
@@ -263,6 +312,17 @@ pub fn human_table(reports: &[Report]) -> String {
         ("rebuild events (events/s)", |r| {
             let b = r.rebuild.as_ref()?;
             Some(format!("{} ({:.0})", b.events, b.events_per_sec))
+        }),
+        ("read-model lag p50/p95/p99/max ms", |r| {
+            lag_row(r, "read_models")
+        }),
+        ("router lag p50/p95/p99/max ms", |r| lag_row(r, "router")),
+        ("checkpoint readings (mean / max interval ms)", |r| {
+            let l = r.load.as_ref()?.projection_lag.as_ref()?;
+            Some(format!(
+                "{} ({:.2} / {:.1})",
+                l.samples, l.sample_interval_ms, l.max_sample_gap_ms
+            ))
         }),
         ("ledgerd CPU s / peak RSS MiB", |r| {
             let u = r.usage("ledgerd")?;
@@ -365,6 +425,24 @@ pub fn statements_text(reports: &[Report]) -> String {
     out
 }
 
+/// One subscription's lag percentiles, with the events the checkpoint reached
+/// before their 202 and those it never reached.
+fn lag_row(report: &Report, name: &str) -> Option<String> {
+    let s = report
+        .load
+        .as_ref()?
+        .projection_lag
+        .as_ref()?
+        .subscriptions
+        .get(name)?;
+    Some(format!(
+        "{} ({} before the 202, {} never)",
+        pcts(&s.lag),
+        s.before_accepted,
+        s.never_reached
+    ))
+}
+
 fn pcts(p: &Percentiles) -> String {
     format!(
         "{:.1} / {:.1} / {:.1} / {:.1}",
@@ -404,6 +482,48 @@ mod tests {
         assert!(lines[3].contains("| fanout |"));
         assert_eq!(lines[4], ROWS_MARKER);
         assert_eq!(lines[6], "## After");
+    }
+
+    #[test]
+    fn rows_have_a_cell_per_column_of_the_doc() {
+        let doc = std::fs::read_to_string(crate::bench::benchmarks_doc()).unwrap();
+        let header = doc
+            .lines()
+            .find(|l| l.starts_with("| date | commit |"))
+            .unwrap();
+        let cells = |row: &str| row.matches(" | ").count();
+        assert_eq!(cells(&report("main").markdown_row()), cells(header));
+    }
+
+    #[test]
+    fn a_lag_row_shows_the_lag_and_no_delivery_figures() {
+        let lag = |p99_ms| SubscriptionLag {
+            lag: Percentiles {
+                count: 3,
+                p50_ms: 1.0,
+                p95_ms: 2.0,
+                p99_ms,
+                max_ms: 9.0,
+            },
+            ..SubscriptionLag::default()
+        };
+        let mut r = report("lag");
+        let load = r.load.as_mut().unwrap();
+        load.endpoints = 0;
+        load.projection_lag = Some(LagFigures {
+            subscriptions: [
+                ("read_models".into(), lag(3.0)),
+                ("router".into(), lag(7.5)),
+            ]
+            .into_iter()
+            .collect(),
+            ..LagFigures::default()
+        });
+        let row = r.markdown_row();
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(cells[5], "–", "deliveries/s");
+        assert_eq!(cells[7], "–", "received");
+        assert_eq!(cells[11], "1.0 / 2.0 / 3.0 / 9 (7.5)");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Running one scenario: set up through the public API, send, drain, measure.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::args::{Load, Spec};
+use super::lag::{self, CheckpointSampler};
 use super::ledgerd::{output_text, rebuilt_events, Admin};
 use super::load::{self, Target};
 use super::procstat::{self, Group, Sampler, Usage};
@@ -42,7 +43,9 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
         let secret = admin.register_endpoint(&system, &receiver.url(n)).await?;
         receiver.set_secret(n, secret);
     }
-    admin.publish_identity_mapping(&event_type, &system).await?;
+    if spec.endpoints > 0 {
+        admin.publish_identity_mapping(&event_type, &system).await?;
+    }
     wait_for_read_models(&run.pool).await?;
     note(&format!(
         "{}: {} events × {} endpoint(s), {}",
@@ -66,13 +69,18 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     groups.extend(run.postgres_group());
     let sampler = Sampler::start(groups);
     let monitor = Monitor::start(run.pool.clone());
+    let mut checkpoints = if spec.measure_lag {
+        Some(CheckpointSampler::start(&run.database_url, run.start).await?)
+    } else {
+        None
+    };
     let bench_cpu = procstat::own_cpu_secs();
     let began = Instant::now();
 
     let target = Arc::new(Target {
         url: format!("{}/v1/events", ledgerd.url()),
         key: admin.key.clone(),
-        event_type,
+        event_type: event_type.clone(),
         id_prefix: format!("{}-{:08x}", spec.name, rand::random::<u32>()),
         start: run.start,
         client,
@@ -97,7 +105,31 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let projection_lag = match checkpoints.as_mut() {
+        Some(sampler) => {
+            let accepted_ns: HashMap<u64, u64> = sent
+                .accepted
+                .iter()
+                .copied()
+                .zip(sent.accepted_at_ns.iter().copied())
+                .collect();
+            let events = lag::accepted_events(&run.pool, &event_type, &accepted_ns).await?;
+            let last = events.iter().map(|e| e.cursor).max().unwrap_or_default();
+            if !sampler.wait_for(last, deadline).await {
+                note(&format!(
+                    "{}: the checkpoints did not reach the last event {last:?} in time",
+                    spec.name
+                ));
+            }
+            Some(events)
+        }
+        None => None,
+    };
     let wall = began.elapsed();
+    let projection_lag = match (checkpoints, projection_lag) {
+        (Some(sampler), Some(events)) => Some(lag::figures(&sampler.stop().await?, &events)),
+        _ => None,
+    };
     tokio::time::sleep(SETTLE).await;
 
     let bench_cpu = procstat::own_cpu_secs() - bench_cpu;
@@ -165,6 +197,7 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
             },
             max_lag,
             max_retry_queue,
+            projection_lag,
         }
     });
     Ok(Report {
