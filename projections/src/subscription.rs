@@ -189,6 +189,21 @@ pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error
     })
 }
 
+/// First pause after an empty read that left committed events behind the horizon;
+/// it doubles up to the poll interval while they stay there.
+const HORIZON_PAUSE_MIN: Duration = Duration::from_millis(1);
+
+/// Whether committed events come after `cursor`, below the horizon or not.
+async fn committed_after(pool: &PgPool, cursor: Cursor) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::text::xid8, $2))",
+    )
+    .bind(cursor.tx_id.to_string())
+    .bind(cursor.position)
+    .fetch_one(pool)
+    .await
+}
+
 /// Reads the batch after `cursor` and lets `handler` apply it inside `tx`, without
 /// touching any checkpoint. Returns the batch's last cursor and its size, or `None`
 /// when there is nothing to apply.
@@ -264,6 +279,8 @@ impl<H: Handler> Subscription<H> {
         self.set_state("running", None).await?;
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("ledger_events").await?;
+        // After an empty read while committed events wait above the horizon.
+        let mut horizon_pause = HORIZON_PAUSE_MIN;
         let result = loop {
             if shutdown.is_cancelled() {
                 break Ok(());
@@ -271,9 +288,30 @@ impl<H: Handler> Subscription<H> {
             match self.step(cursor).await {
                 Ok(Some(next)) => {
                     cursor = next;
+                    horizon_pause = HORIZON_PAUSE_MIN;
                     continue;
                 }
-                Ok(None) => {}
+                Ok(None) => {
+                    // Committed events past the cursor that the read did not return are
+                    // held back by an older transaction still open (often another
+                    // subscription's batch, whose commit notifies no one): look again
+                    // soon rather than at the next notification or poll.
+                    match committed_after(&self.pool, cursor).await {
+                        Ok(true) => {
+                            let pause = horizon_pause;
+                            horizon_pause = (horizon_pause * 2).min(self.config.poll_interval);
+                            tokio::select! {
+                                _ = shutdown.cancelled() => break Ok(()),
+                                _ = tokio::time::sleep(pause) => {}
+                            }
+                            continue;
+                        }
+                        Ok(false) => horizon_pause = HORIZON_PAUSE_MIN,
+                        Err(err) => {
+                            tracing::warn!(subscription = %name, %err, "looking past the horizon failed");
+                        }
+                    }
+                }
                 Err(err @ (HandlerError::Database(_) | HandlerError::Superseded)) => {
                     tracing::warn!(subscription = %name, %err, "batch failed; retrying");
                     tokio::select! {

@@ -137,6 +137,50 @@ async fn drain_until<H: Handler>(
 }
 
 #[tokio::test]
+async fn events_held_back_by_a_transaction_that_appends_nothing_are_applied_when_it_ends() {
+    let db = setup().await;
+    // Polling once an hour: only a notification, or the subscription looking past
+    // the horizon by itself, can apply the event during the test.
+    let config = SubscriptionConfig {
+        poll_interval: Duration::from_secs(3600),
+        ..config(100)
+    };
+    let subscription = Arc::new(Subscription::new(
+        db.pool.clone(),
+        Recorder {
+            name: "horizon",
+            instance: "a",
+            pause: Duration::ZERO,
+        },
+        config,
+    ));
+    let token = CancellationToken::new();
+    let runner = subscription.clone();
+    let run_token = token.clone();
+    let task = tokio::spawn(async move { runner.run(run_token).await });
+
+    // An older transaction with an id, writing no event (like another
+    // subscription's batch): the event committed after it is above the horizon
+    // when its notification arrives, and its end notifies no one.
+    let mut blocker = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    append(&db.pool, "held").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        seen(&db.pool).await.is_empty(),
+        "nothing passes the open transaction"
+    );
+    blocker.commit().await.unwrap();
+    wait_for_rows(&db.pool, 1).await;
+    assert_eq!(seen(&db.pool).await, ["held"]);
+    token.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn an_event_whose_transaction_commits_late_is_still_applied_in_order() {
     let db = setup().await;
     let recorder = Recorder {

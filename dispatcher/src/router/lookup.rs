@@ -70,7 +70,8 @@ pub(crate) async fn wait_for_checkpoint(
     max_wait: Duration,
 ) -> Result<bool, sqlx::Error> {
     let deadline = tokio::time::Instant::now() + max_wait;
-    let mut pause = Duration::from_millis(5);
+    // The projector usually needs a few milliseconds: look often at first.
+    let mut pause = Duration::from_millis(1);
     loop {
         let row = sqlx::query(
             "SELECT (tx_id::text)::bigint AS tx_id, position \
@@ -92,6 +93,6 @@ pub(crate) async fn wait_for_checkpoint(
             return Ok(false);
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
+        pause = (pause * 3 / 2).min(Duration::from_millis(10));
     }
 }
