@@ -191,8 +191,7 @@ impl Report {
     pub fn markdown_row(&self) -> String {
         let dash = || "–".to_owned();
         let load = self.load.as_ref();
-        // Without endpoints (the `lag` scenario) there is nothing delivered to time.
-        let delivering = load.filter(|l| l.deliveries_expected > 0);
+        let delivering = delivering(self);
         let ledgerd = self.usage("ledgerd").map_or_else(dash, |u| {
             format!("{:.1} / {:.0}", u.cpu_secs, u.peak_rss_mib)
         });
@@ -286,13 +285,13 @@ pub fn human_table(reports: &[Report]) -> String {
             Some(format!("{:.0}", r.load.as_ref()?.accepted_per_sec))
         }),
         ("deliveries/s", |r| {
-            Some(format!("{:.0}", r.load.as_ref()?.deliveries_per_sec))
+            Some(format!("{:.0}", delivering(r)?.deliveries_per_sec))
         }),
         ("submit→accepted p50/p95/p99/max ms", |r| {
             Some(pcts(&r.load.as_ref()?.submit_to_accepted))
         }),
         ("submit→received p50/p95/p99/max ms", |r| {
-            Some(pcts(&r.load.as_ref()?.submit_to_received))
+            Some(pcts(&delivering(r)?.submit_to_received))
         }),
         ("missing / duplicates / bad signatures", |r| {
             let l = r.load.as_ref()?;
@@ -423,6 +422,12 @@ pub fn statements_text(reports: &[Report]) -> String {
         }
     }
     out
+}
+
+/// The load figures of a report that expected deliveries (the `lag` scenario
+/// has no endpoint, so nothing to time).
+fn delivering(report: &Report) -> Option<&LoadFigures> {
+    report.load.as_ref().filter(|l| l.deliveries_expected > 0)
 }
 
 /// One subscription's lag percentiles, with the events the checkpoint reached
