@@ -195,13 +195,18 @@ const HORIZON_PAUSE_MIN: Duration = Duration::from_millis(1);
 
 /// Whether committed events come after `cursor`, below the horizon or not.
 async fn committed_after(pool: &PgPool, cursor: Cursor) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::text::xid8, $2))",
+    // Not `EXISTS`: PostgreSQL drops an `EXISTS` subquery's ORDER BY and LIMIT and
+    // may then scan the whole log; ordered and limited, it is the index's range scan
+    // from the cursor.
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT position FROM events WHERE (tx_id, position) > ($1::text::xid8, $2) \
+         ORDER BY tx_id, position LIMIT 1",
     )
     .bind(cursor.tx_id.to_string())
     .bind(cursor.position)
-    .fetch_one(pool)
-    .await
+    .fetch_optional(pool)
+    .await?;
+    Ok(next.is_some())
 }
 
 /// Reads the batch after `cursor` and lets `handler` apply it inside `tx`, without
