@@ -138,7 +138,7 @@ const SELECT_EVENTS: &str = "\
     FROM events \
     WHERE (tx_id, position) > ($1::text::xid8, $2) \
       AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-    ORDER BY tx_id, position \
+    ORDER BY events.tx_id, events.position \
     LIMIT $3";
 
 /// Reads up to `limit` events after `cursor`, only from ended transactions.

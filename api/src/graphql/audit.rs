@@ -379,7 +379,7 @@ async fn log_page(
     }
     let direction = if backward { "DESC" } else { "ASC" };
     q.push(format_args!(
-        " ORDER BY tx_id {direction}, position {direction} LIMIT "
+        " ORDER BY events.tx_id {direction}, events.position {direction} LIMIT "
     ))
     .push_bind(i64::from(limit) + 1);
     let mut rows: Vec<AuditEvent> = q.build_query_as().fetch_all(pool).await?;

@@ -133,7 +133,7 @@ async fn head(pool: &PgPool) -> FieldResult<LogCursor> {
     let row = sqlx::query(
         "SELECT (tx_id::text)::bigint AS tx_id, position FROM events \
          WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx_id DESC, position DESC LIMIT 1",
+         ORDER BY events.tx_id DESC, events.position DESC LIMIT 1",
     )
     .fetch_optional(pool)
     .await?;

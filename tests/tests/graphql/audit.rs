@@ -187,3 +187,68 @@ async fn the_log_pages_through_the_global_order_once() {
     .await;
     assert_eq!(code(&error), "invalid_cursor");
 }
+
+#[tokio::test]
+async fn log_orders_one_transactions_events_by_position_as_numbers() {
+    let app = TestApp::spawn().await;
+    let auditor = app.issue_key(&["audit:read"]).await;
+    // Ten events in one transaction whose positions cross from two digits to
+    // three (95..104): ordered as text, 100 would come before 95.
+    let next: i64 = app
+        .count("SELECT coalesce(max(position), 0) + 1 FROM events")
+        .await;
+    let first = (2..)
+        .map(|digits| 10_i64.pow(digits) - 5)
+        .find(|p| *p >= next)
+        .unwrap();
+    sqlx::query(&format!(
+        "ALTER TABLE events ALTER COLUMN position RESTART WITH {first}"
+    ))
+    .execute(app.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT 'Probe', 'digits', n, 'Probed', '1.0', '{}', '{}' FROM generate_series(1, 10) AS n",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    app.wait_for(
+        "the probe transaction to settle in the global order",
+        || async {
+            app.count(
+                "SELECT count(*) FROM events WHERE aggregate_type = 'Probe' \
+             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())",
+            )
+            .await
+                == 10
+        },
+    )
+    .await;
+    let data = ok(
+        &app,
+        &auditor,
+        "{ log(last: 10) { edges { node { aggregateType sequence position } } } }",
+        json!({}),
+    )
+    .await;
+    let nodes: Vec<&Value> = data["log"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["aggregateType"] == "Probe")
+        .collect();
+    let positions: Vec<i64> = nodes
+        .iter()
+        .map(|n| n["position"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<i64> = (first..first + 10).collect();
+    assert_eq!(positions, expected);
+    let sequences: Vec<i64> = nodes
+        .iter()
+        .map(|n| n["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=10).collect::<Vec<_>>());
+}
