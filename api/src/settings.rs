@@ -117,8 +117,8 @@ impl Default for Defaults {
             max_batch_events: 100,
             inbound_tolerance_secs: 300,
             last_used_flush_secs: 5,
-            dispatcher_concurrency: 64,
-            dispatcher_per_endpoint_concurrency: 8,
+            dispatcher_concurrency: 128,
+            dispatcher_per_endpoint_concurrency: 64,
             dispatcher_batch_size: 100,
             dispatcher_lease_secs: 120,
             dispatcher_poll_interval_ms: 1000,
@@ -130,7 +130,7 @@ impl Default for Defaults {
             circuit_breaker_failing_for_secs: 5 * 24 * 3600,
             circuit_breaker_min_failed_attempts: 10,
             router_batch_size: 500,
-            router_concurrency: 16,
+            router_concurrency: 64,
         }
     }
 }

@@ -55,7 +55,7 @@ impl Default for RouterConfig {
                 batch_size: 500,
                 ..SubscriptionConfig::default()
             },
-            concurrency: 16,
+            concurrency: 64,
             wait_for_projection: Some(projections::read_models::NAME.to_owned()),
             projection_wait: Duration::from_secs(5),
         }
@@ -132,8 +132,8 @@ pub struct DispatcherConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
-            concurrency: 64,
-            per_endpoint_concurrency: 8,
+            concurrency: 128,
+            per_endpoint_concurrency: 64,
             batch_size: 100,
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
