@@ -31,6 +31,7 @@ use domain::delivery::{self, DeliveryCommand};
 use domain::integration_event::{IntegrationEventCommand, IntegrationEventEvent, RoutedDelivery};
 use domain::values::EventType;
 use domain::{DeliveryId, EndpointEvent, EventId, IntegrationEventError};
+use futures_util::future;
 use futures_util::stream::{self, StreamExt as _};
 use projections::decode::{poison, AnyEvent, Decoder};
 use projections::subscription::{Cursor, Handler, HandlerError, StoredEvent};
@@ -241,7 +242,9 @@ impl Router {
             .details()
             .map(|d| d.deliveries.clone())
             .unwrap_or_default();
-        for routed in &fan_out {
+        // The deliveries are independent streams: schedule them together (group
+        // commit puts them in as few transactions as it can).
+        let scheduled = future::join_all(fan_out.iter().map(|routed| {
             let command = DeliveryCommand::Schedule {
                 delivery_id: routed.delivery_id,
                 event_id: event.event_id,
@@ -253,12 +256,17 @@ impl Router {
                 due_at: None,
             };
             let stream = delivery::stream_id(event.event_id, routed.endpoint_id);
-            match self
-                .ledger
-                .deliveries()
-                .execute(&stream, command, metadata.clone())
-                .await
-            {
+            let metadata = metadata.clone();
+            async move {
+                self.ledger
+                    .deliveries()
+                    .execute(&stream, command, metadata)
+                    .await
+            }
+        }))
+        .await;
+        for result in scheduled {
+            match result {
                 Ok(_) => {}
                 Err(CommandError::Rejected(refused)) => {
                     return Err(RouteError::Refused(refused.to_string()))
