@@ -30,6 +30,11 @@ type Data = jaq_core::data::JustLut<Val>;
 /// Longest program source accepted, in bytes.
 pub const MAX_PROGRAM_BYTES: usize = 64 * 1024;
 
+/// Stack of the thread that compiles a program: measured, a program of
+/// [`MAX_PROGRAM_BYTES`] nested as deep as it can go needs well under this in a
+/// debug build (see the test `the_deepest_program_compiles_without_overflowing`).
+pub const COMPILE_STACK_BYTES: usize = 1024 * 1024 * 1024;
+
 /// Compiling or running a jq mapping failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MappingError {
@@ -95,7 +100,43 @@ impl std::fmt::Debug for MappingProgram {
 
 impl MappingProgram {
     /// Compiles `source`; errors carry the parser's or compiler's message and position.
+    ///
+    /// jaq's lexer, parser and compiler recurse once per level of nesting, and
+    /// a program of [`MAX_PROGRAM_BYTES`] can nest tens of thousands of levels deep
+    /// (`[[[[…]]]]`), more than any thread's usual stack holds: a stack overflow
+    /// aborts the whole process (the API publishing it, say). So compiling runs on
+    /// a thread of its own whose stack, [`COMPILE_STACK_BYTES`], is larger than the
+    /// deepest program of that size needs (its memory is only reserved, and used as
+    /// deep as the program goes).
     pub fn compile(source: &str) -> Result<Self, MappingError> {
+        if source.len() > MAX_PROGRAM_BYTES {
+            return Err(MappingError::TooLong {
+                len: source.len(),
+                max: MAX_PROGRAM_BYTES,
+            });
+        }
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("jq-compile".to_owned())
+                .stack_size(COMPILE_STACK_BYTES)
+                .spawn_scoped(scope, || Self::compile_here(source))
+                .map_err(|e| MappingError::Runtime {
+                    message: format!("cannot start compiling the jq program: {e}"),
+                })?
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(MappingError::Runtime {
+                        message: "compiling the jq program panicked".to_owned(),
+                    })
+                })
+        })
+    }
+
+    /// Compiles on the calling thread, for callers that give it a stack of its own
+    /// or run where an overflow costs nothing but themselves (the dispatcher's
+    /// mapping processes, whose address space is limited below
+    /// [`COMPILE_STACK_BYTES`]); see [`MappingProgram::compile`].
+    pub fn compile_here(source: &str) -> Result<Self, MappingError> {
         if source.len() > MAX_PROGRAM_BYTES {
             return Err(MappingError::TooLong {
                 len: source.len(),
@@ -453,5 +494,46 @@ mod tests {
     fn compiled_programs_can_be_shared_between_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<MappingProgram>();
+    }
+
+    #[test]
+    fn the_deepest_program_compiles_without_overflowing() {
+        // As deep as the length limit allows: every byte a bracket.
+        let depth = MAX_PROGRAM_BYTES / 2;
+        let deepest = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(deepest.len(), MAX_PROGRAM_BYTES);
+        // (Too deep to run on a test thread's stack: compiling is the point here;
+        // running happens in the dispatcher's sandbox.)
+        let program = MappingProgram::compile(&deepest).unwrap();
+        assert_eq!(program.source().len(), MAX_PROGRAM_BYTES);
+        let parens = format!("{}.{}", "(".repeat(depth - 1), ")".repeat(depth - 1));
+        assert!(MappingProgram::compile(&parens).is_ok());
+        // Other ways to nest, each as deep as the limit allows.
+        let fill = |open: &str, middle: &str, close: &str| {
+            let n = (MAX_PROGRAM_BYTES - middle.len()) / (open.len() + close.len());
+            format!("{}{middle}{}", open.repeat(n), close.repeat(n))
+        };
+        for nested in [
+            fill("{a:", "1", "}"),
+            fill("-", "1", ""),
+            fill("try ", ".", ""),
+            fill("if . then ", ".", " end"),
+            fill("1 + (", "1", ")"),
+            fill(".[", "0", "]"),
+            fill("\"\\(", "1", ")\""),
+            fill("def f: ", ".", "; f"),
+        ] {
+            let head: String = nested.chars().take(12).collect();
+            let compiled = MappingProgram::compile(&nested);
+            assert!(
+                !matches!(compiled, Err(MappingError::Runtime { .. })),
+                "{head}…: {compiled:?}"
+            );
+        }
+        let unclosed = "[".repeat(MAX_PROGRAM_BYTES);
+        assert!(matches!(
+            MappingProgram::compile(&unclosed),
+            Err(MappingError::Compile { .. })
+        ));
     }
 }

@@ -92,7 +92,10 @@ pub fn serve(mut input: impl BufRead, mut output: impl Write) -> io::Result<()> 
 fn run(programs: &mut HashMap<i64, MappingProgram>, request: &Request) -> Response {
     let program = match programs.get(&request.mapping_id) {
         Some(program) => program,
-        None => match MappingProgram::compile(&request.source) {
+        // On this thread (large stack, set up by `main`): `compile` would reserve a
+        // stack beyond this process's address-space limit. An overflow here costs
+        // only this process.
+        None => match MappingProgram::compile_here(&request.source) {
             Ok(program) => programs.entry(request.mapping_id).or_insert(program),
             Err(err) => return Response::Err(err.to_string()),
         },
