@@ -185,6 +185,14 @@ pub async fn run_dispatcher(
         if shutdown.is_cancelled() {
             break;
         }
+        // Attempts that ended while the loop was claiming: a finished task keeps
+        // its memory until it is joined, so join them all before anything else (a
+        // loop that claims back to back would otherwise pile them up).
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok((endpoint_id, next)) = done {
+                claim_at = after_attempt(&ctx, &slots, &limited, claim_at, endpoint_id, next);
+            }
+        }
         if Instant::now() >= claim_at {
             (claim_at, limited) = claim_and_start(&ctx, &slots, &mut tasks).await;
             continue;
@@ -204,13 +212,7 @@ pub async fn run_dispatcher(
             _ = tokio::time::sleep_until(claim_at) => {}
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let Ok((endpoint_id, next)) = done else { continue };
-                // A retry this process just scheduled: claim it when it is due.
-                if let Some(at) = next {
-                    claim_at = claim_at.min(instant_of(&ctx, at));
-                }
-                if limited.wants_claim(&slots, endpoint_id) {
-                    claim_at = Instant::now();
-                }
+                claim_at = after_attempt(&ctx, &slots, &limited, claim_at, endpoint_id, next);
             }
         }
     }
@@ -245,6 +247,27 @@ async fn vacuum_queue(pool: sqlx::PgPool, stop: CancellationToken) {
             tracing::debug!(error = %report(&err), "vacuuming retry_queue failed");
         }
     }
+}
+
+/// When to claim next, now that an attempt on `endpoint_id` ended (`next`: when
+/// its delivery is due again, if it stays queued).
+fn after_attempt(
+    ctx: &attempt::Context,
+    slots: &Slots,
+    limited: &Limited,
+    claim_at: Instant,
+    endpoint_id: i64,
+    next: Option<DateTime<Utc>>,
+) -> Instant {
+    let mut claim_at = claim_at;
+    // A retry this process just scheduled: claim it when it is due.
+    if let Some(at) = next {
+        claim_at = claim_at.min(instant_of(ctx, at));
+    }
+    if limited.wants_claim(slots, endpoint_id) {
+        claim_at = Instant::now();
+    }
+    claim_at
 }
 
 /// Attempts in flight: each ends with its endpoint and, when the delivery stays
