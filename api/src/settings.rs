@@ -130,7 +130,7 @@ impl Default for Defaults {
             circuit_breaker_failing_for_secs: 5 * 24 * 3600,
             circuit_breaker_min_failed_attempts: 10,
             router_batch_size: 500,
-            router_concurrency: 64,
+            router_concurrency: 256,
         }
     }
 }

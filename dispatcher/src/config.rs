@@ -55,7 +55,7 @@ impl Default for RouterConfig {
                 batch_size: 500,
                 ..SubscriptionConfig::default()
             },
-            concurrency: 64,
+            concurrency: 256,
             wait_for_projection: Some(projections::read_models::NAME.to_owned()),
             projection_wait: Duration::from_secs(5),
         }
