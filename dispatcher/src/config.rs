@@ -38,10 +38,11 @@ pub struct RouterConfig {
     pub concurrency: usize,
     /// The checkpoint name of the read-model projector (default
     /// `projections::read_models::NAME`). When set, an event is routed only once
-    /// that projector has applied the log up to it, so the router sees at least every
-    /// endpoint and mapping change that precedes the event in the global order; a
-    /// router without a running projector then waits. `None` routes on whatever the
-    /// read models hold.
+    /// that projector has applied every `Endpoint` and `EventMapping` event that
+    /// precedes it in the global order (the rest of the log it need not wait for),
+    /// so the router sees at least every endpoint and mapping change before the
+    /// event; a router without a running projector then waits when there is such a
+    /// change. `None` routes on whatever the read models hold.
     pub wait_for_projection: Option<String>,
     /// How long one batch waits for that projector before giving up and retrying
     /// (the subscription's retry delay later).

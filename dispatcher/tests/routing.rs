@@ -157,6 +157,80 @@ async fn the_same_event_received_twice_also_concurrently_reaches_each_endpoint_o
     p.stop().await;
 }
 
+/// `EventRouted` events of the log for `event`, with their fan-out size.
+async fn routed(p: &Pipeline, event: domain::ids::EventId) -> Vec<usize> {
+    let payloads: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT payload::jsonb FROM events WHERE event_type = 'EventRouted' \
+         AND payload::jsonb -> 'EventRouted' ->> 'event_id' = $1",
+    )
+    .bind(event.get().to_string())
+    .fetch_all(p.pool())
+    .await
+    .unwrap();
+    payloads
+        .iter()
+        .map(|p| {
+            p["EventRouted"]["deliveries"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_router_waits_for_the_projector_only_when_an_endpoint_or_mapping_change_is_unapplied() {
+    let p = Pipeline::bare().await;
+    let hooks = Hooks::start().await;
+    p.register("crm", &hooks.url("/a"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    projections::read_models::catch_up(p.pool()).await.unwrap();
+    let router = Subscription::new(
+        p.pool().clone(),
+        Router::new(
+            p.ledger.clone(),
+            RouterConfig {
+                projection_wait: Duration::from_millis(300),
+                ..RouterConfig::default()
+            },
+        ),
+        SubscriptionConfig::default(),
+    );
+
+    // The projector has not applied this event (nor will it, in this test): the
+    // routes are current all the same, so the router routes at once.
+    let first = p.receive("w-1", "order.created", json!({})).await;
+    let mut cursor = projections::subscription::checkpoint(p.pool(), dispatcher::ROUTER_NAME)
+        .await
+        .unwrap();
+    while let Some(next) = router.step(cursor).await.unwrap() {
+        cursor = next;
+    }
+    assert_eq!(routed(&p, first).await, [1]);
+
+    // A second endpoint of the system, registered before the next event but not
+    // yet projected: routing now would miss it, so the router waits and gives up.
+    p.register("crm", &hooks.url("/b"), EndpointSpec::default())
+        .await;
+    let second = p.receive("w-2", "order.created", json!({})).await;
+    let waited = router.step(cursor).await;
+    assert!(
+        matches!(waited, Err(HandlerError::Superseded)),
+        "{waited:?}"
+    );
+    assert!(
+        routed(&p, second).await.is_empty(),
+        "not routed without the endpoint"
+    );
+
+    // Once the projector applied it, the event goes to both endpoints.
+    projections::read_models::catch_up(p.pool()).await.unwrap();
+    while let Some(next) = router.step(cursor).await.unwrap() {
+        cursor = next;
+    }
+    assert_eq!(routed(&p, second).await, [2]);
+}
+
 #[tokio::test]
 async fn the_router_replayed_from_the_start_creates_nothing_new() {
     let p = Pipeline::start().await;

@@ -61,8 +61,17 @@ pub(crate) async fn routes(
     Ok(routes)
 }
 
-/// Waits until the subscription `name` has applied the log up to `upto`, polling,
-/// at most `max_wait`; whether it got there.
+/// Waits until the subscription `name` (the read-model projector) has applied
+/// every endpoint and mapping change in the log up to `upto`, polling, at most
+/// `max_wait`; whether it got there.
+///
+/// Routes come from `webhook_endpoints` and `event_mappings` alone, which only
+/// `Endpoint` and `EventMapping` events change: when none lies between the
+/// projector's checkpoint and `upto`, the read models already route as of `upto`,
+/// and the router need not wait for the projector to apply the rest (the
+/// `EventReceived` it routes, its deliveries, ...). That wait was most of an
+/// event's way to its first attempt. Every event up to `upto` is committed (the
+/// router read them below the horizon), so this snapshot sees them all.
 pub(crate) async fn wait_for_checkpoint(
     pool: &PgPool,
     name: &str,
@@ -73,11 +82,21 @@ pub(crate) async fn wait_for_checkpoint(
     // The projector usually needs a few milliseconds: look often at first.
     let mut pause = Duration::from_millis(1);
     loop {
+        // A scalar subquery keeps its ORDER BY and LIMIT (an EXISTS would not):
+        // it walks the global-order index from the checkpoint, over the projector's
+        // lag at most.
         let row = sqlx::query(
-            "SELECT (tx_id::text)::bigint AS tx_id, position \
-             FROM subscription_checkpoints WHERE name = $1",
+            "SELECT (c.tx_id::text)::bigint AS tx_id, c.position, \
+                    (SELECT e.position FROM events e \
+                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position) \
+                       AND (e.tx_id, e.position) <= ($2::text::xid8, $3) \
+                       AND e.aggregate_type IN ('Endpoint', 'EventMapping') \
+                     ORDER BY e.tx_id, e.position LIMIT 1) AS pending \
+             FROM subscription_checkpoints c WHERE c.name = $1",
         )
         .bind(name)
+        .bind(upto.tx_id.to_string())
+        .bind(upto.position)
         .fetch_optional(pool)
         .await?;
         if let Some(row) = row {
@@ -85,7 +104,8 @@ pub(crate) async fn wait_for_checkpoint(
                 tx_id: row.try_get("tx_id")?,
                 position: row.try_get("position")?,
             };
-            if at >= upto {
+            let pending: Option<i64> = row.try_get("pending")?;
+            if at >= upto || pending.is_none() {
                 return Ok(true);
             }
         }

@@ -149,6 +149,21 @@ impl Pipeline {
         pipeline
     }
 
+    /// The database and the ledger only: no projector, router or dispatcher runs.
+    #[allow(dead_code)] // not every test file that includes this module uses it
+    pub async fn bare() -> Self {
+        testkit::init_tracing();
+        let db = TestDatabase::new().await;
+        let ledger = ledger_on(pool(&db.url).await).await;
+        Self {
+            db,
+            ledger,
+            shutdown: CancellationToken::new(),
+            dispatchers: Vec::new(),
+            background: Vec::new(),
+        }
+    }
+
     /// Projector and router only.
     pub async fn without_dispatchers() -> Self {
         testkit::init_tracing();
