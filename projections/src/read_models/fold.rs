@@ -61,7 +61,10 @@ impl Batch {
                     }
                 },
                 AnyEvent::Delivery(e) => {
-                    if !matches!(e, DeliveryEvent::DeliveryScheduled { .. }) {
+                    if let DeliveryEvent::DeliveryScheduled { event_id, .. } = e {
+                        // Its event's status is rolled up in memory when it can be.
+                        needs.events.push(event_id.get());
+                    } else {
                         needs.deliveries.push(delivery_id(e));
                     }
                     if matches!(e, DeliveryEvent::DeliveryRequeued { .. }) {
