@@ -406,6 +406,32 @@ proptest! {
     }
 }
 
+/// The history behind a failure the property test once found: a delivery fails
+/// (its queue row waits for the retry), the projector applies that, then the
+/// delivery is cancelled and requeued. The next batch folded the delete and the
+/// re-insert into one upsert, which the guard on `attempts` (a requeue does not
+/// move it) skipped: the live row kept the old due time, the rebuild did not.
+#[test]
+fn a_cancel_then_requeue_in_one_batch_replaces_the_queue_row() {
+    use Op::*;
+    let ops = vec![
+        Register(0),
+        Publish(0, 0),
+        Receive(0, 0),
+        Route(0),
+        Attempt(0, 500),
+        Project,
+        Cancel(0),
+        Requeue(0),
+    ];
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(history_then_compare(ops));
+}
+
 async fn append_keys(pool: &PgPool, n: i64) {
     testkit::fixtures::append_api_key_events(pool, 1, n)
         .await

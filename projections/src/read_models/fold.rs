@@ -25,6 +25,11 @@ pub struct Batch {
     deliveries: Table<DeliveryRow>,
     /// Last write per queued delivery: `Some` upserts, `None` deletes.
     retries: BTreeMap<i64, Option<RetryRow>>,
+    /// Queued deliveries whose row the batch deleted at some point: a later `Some`
+    /// (a requeue after a dead letter or a cancel) replaces the row, so it is
+    /// deleted first and inserted anew, not passed through the upsert's guard on
+    /// `attempts` (which a requeue does not move).
+    retries_dropped: std::collections::HashSet<i64>,
     dead_letters: Table<DeadLetterRow>,
     sync_jobs: Table<SyncJobRow>,
     /// Events whose status must be rolled up from their deliveries, with the time of
@@ -349,6 +354,9 @@ impl Batch {
         row.updated_at = later(row.updated_at, at);
         let event_id = row.event_id;
         if let Some(retry) = retry {
+            if retry.is_none() {
+                self.retries_dropped.insert(key);
+            }
             self.retries.insert(key, retry);
         }
         if let Some(dead) = dead_letter {
@@ -625,7 +633,7 @@ impl Batch {
         let deletes: Vec<i64> = self
             .retries
             .iter()
-            .filter(|(_, r)| r.is_none())
+            .filter(|(id, r)| r.is_none() || self.retries_dropped.contains(id))
             .map(|(id, _)| *id)
             .collect();
         let upserts: Vec<&RetryRow> = self.retries.values().flatten().collect();
