@@ -33,13 +33,23 @@ pub const SHADOW_CHECKPOINT: &str = "read_models@rebuild";
 const BATCH: i64 = 10_000;
 /// The batch size: [`BATCH`], or `LEDGER_REBUILD_BATCH` (larger batches fold more of
 /// each delivery's life in memory and write each row fewer times: faster, at
-/// about 8 KB of memory per event and batch; see docs/operations.md).
-fn batch_size() -> i64 {
-    std::env::var("LEDGER_REBUILD_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(BATCH)
+/// about 8 KB of memory per event and batch; see docs/operations.md). A value that
+/// is not a whole number in [`BATCH_RANGE`] is refused, naming the variable.
+fn batch_size(value: Option<&str>) -> Result<i64, String> {
+    let Some(value) = value else {
+        return Ok(BATCH);
+    };
+    match value.trim().parse::<i64>() {
+        Ok(n) if BATCH_RANGE.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "LEDGER_REBUILD_BATCH must be a whole number of events from {} to {}, not `{value}`",
+            BATCH_RANGE.start(),
+            BATCH_RANGE.end()
+        )),
+    }
 }
+/// The batch sizes a rebuild accepts.
+const BATCH_RANGE: std::ops::RangeInclusive<i64> = 100..=1_000_000;
 /// Batches read ahead of the one being written.
 const READ_AHEAD: usize = 1;
 
@@ -97,6 +107,8 @@ async fn rebuild_locked(
     pool: &PgPool,
     on_progress: &mut (impl FnMut(Progress) + Send),
 ) -> Result<RebuildReport, HandlerError> {
+    let batch = batch_size(std::env::var("LEDGER_REBUILD_BATCH").ok().as_deref())
+        .map_err(|e| HandlerError::Database(sqlx::Error::Configuration(e.into())))?;
     let resumed = prepare_shadow(pool).await?;
     let shadow = ReadModels::into_schema(SHADOW_CHECKPOINT, SHADOW_SCHEMA);
     let mut cursor = shadow_cursor(pool).await?;
@@ -106,7 +118,7 @@ async fn rebuild_locked(
     // next batch while this task folds and writes the previous one, so both of the
     // database's cores (and ours) work.
     let (batches, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
-    let reader = tokio::spawn(read_ahead(pool.clone(), cursor, batches));
+    let reader = tokio::spawn(read_ahead(pool.clone(), cursor, batch, batches));
     while let Some(events) = incoming.recv().await {
         let events = events?;
         let Some(last) = events.last() else { continue };
@@ -152,6 +164,7 @@ async fn rebuild_locked(
 async fn read_ahead(
     pool: PgPool,
     mut cursor: Cursor,
+    batch: i64,
     batches: tokio::sync::mpsc::Sender<Result<Vec<StoredEvent>, sqlx::Error>>,
 ) {
     let mut conn = match pool.acquire().await {
@@ -162,7 +175,7 @@ async fn read_ahead(
         }
     };
     loop {
-        let events = read_after(&mut conn, cursor, batch_size()).await;
+        let events = read_after(&mut conn, cursor, batch).await;
         if let Ok(events) = &events {
             let Some(last) = events.last() else { return };
             cursor = Cursor {
@@ -358,4 +371,21 @@ async fn move_tables(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_batch_size_is_the_default_or_a_whole_number_in_range() {
+        assert_eq!(batch_size(None), Ok(BATCH));
+        assert_eq!(batch_size(Some("50000")), Ok(50_000));
+        assert_eq!(batch_size(Some(" 100 ")), Ok(100));
+        for bad in ["", "abc", "10k", "-5", "0", "99", "1000001", "2.5"] {
+            let err = batch_size(Some(bad)).unwrap_err();
+            assert!(err.contains("LEDGER_REBUILD_BATCH"), "{bad}: {err}");
+            assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
+        }
+    }
 }

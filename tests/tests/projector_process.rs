@@ -206,4 +206,31 @@ async fn projections_status_and_rebuild_from_the_command_line() {
         tests::process::run_cli(BIN, &["projections", "rebuild", "nonsense"], &env).unwrap();
     assert!(!ok, "an unknown projection is refused: {out}");
     assert_eq!(keys(&db.pool).await, 2_000);
+
+    // A batch size that is not a number in range is refused by name, before any
+    // shadow table exists; the live read models stay as they are.
+    let output = std::process::Command::new(BIN)
+        .args(["projections", "rebuild"])
+        .envs(env)
+        .env("LEDGER_REBUILD_BATCH", "lots")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a bad batch size fails the rebuild: {stderr}"
+    );
+    assert!(
+        stderr.contains("LEDGER_REBUILD_BATCH") && stderr.contains("`lots`"),
+        "{stderr}"
+    );
+    let shadow: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'ledger_rebuild')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(!shadow, "no shadow schema was created");
+    assert_eq!(keys(&db.pool).await, 2_000);
 }
