@@ -310,3 +310,46 @@ async fn a_busy_endpoint_is_claimed_again_as_its_slots_free_not_at_the_next_poll
     assert_eq!(hooks.max_in_flight("/busy"), 2);
     p.stop().await;
 }
+
+#[tokio::test]
+async fn a_running_dispatcher_vacuums_the_queue_and_its_dead_rows_go() {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    p.register("crm", &hooks.url("/v"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    for i in 0..50 {
+        support::pipeline::receive(
+            &p.ledger,
+            &format!("v-{i}"),
+            "order.created",
+            json!({"i": i}),
+        )
+        .await;
+    }
+    wait_for(
+        "every delivery to succeed",
+        Duration::from_secs(30),
+        || async { (succeeded(&p).await == 50).then_some(()) },
+    )
+    .await;
+    // Each delivery's row was inserted, leased and deleted: dead versions, which the
+    // dispatcher's periodic `VACUUM` (every 5 s) removes without waiting for
+    // autovacuum (not counted in `vacuum_count`).
+    wait_for(
+        "a vacuum of retry_queue",
+        Duration::from_secs(20),
+        || async {
+            let (vacuums, dead): (i64, i64) = sqlx::query_as(
+                "SELECT vacuum_count, n_dead_tup FROM pg_stat_user_tables \
+             WHERE relname = 'retry_queue' AND schemaname = 'public'",
+            )
+            .fetch_one(p.pool())
+            .await
+            .unwrap();
+            (vacuums >= 1 && dead == 0).then_some(())
+        },
+    )
+    .await;
+    p.stop().await;
+}
