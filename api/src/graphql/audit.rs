@@ -8,8 +8,6 @@
 
 use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use domain::scope::Scope;
@@ -19,6 +17,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use super::context::{state, ScopeGuard};
 use super::error::{invalid, not_found, FieldError, FieldResult};
 use super::pagination::{decode_cursor, page_cost, DEFAULT_PAGE, MAX_PAGE};
+use super::pagination::{decode_pair, encode_pair};
 use crate::error::ApiError;
 
 /// The aggregate types of the log.
@@ -108,20 +107,12 @@ impl CursorType for LogCursor {
     type Error = LogCursorError;
 
     fn decode_cursor(s: &str) -> Result<Self, LogCursorError> {
-        let text = URL_SAFE_NO_PAD.decode(s).map_err(|_| LogCursorError)?;
-        let text = String::from_utf8(text).map_err(|_| LogCursorError)?;
-        let mut parts = text.split(':');
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some("l1"), Some(tx), Some(pos), None) => Ok(Self {
-                tx_id: tx.parse().map_err(|_| LogCursorError)?,
-                position: pos.parse().map_err(|_| LogCursorError)?,
-            }),
-            _ => Err(LogCursorError),
-        }
+        let (tx_id, position) = decode_pair("l1", s).ok_or(LogCursorError)?;
+        Ok(Self { tx_id, position })
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("l1:{}:{}", self.tx_id, self.position))
+        encode_pair("l1", self.tx_id, self.position)
     }
 }
 

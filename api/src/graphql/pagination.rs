@@ -38,23 +38,32 @@ impl CursorType for Key {
     type Error = CursorError;
 
     fn decode_cursor(s: &str) -> Result<Self, CursorError> {
-        let text = URL_SAFE_NO_PAD.decode(s).map_err(|_| CursorError)?;
-        let text = String::from_utf8(text).map_err(|_| CursorError)?;
-        let mut parts = text.split(':');
-        let (Some("k1"), Some(micros), Some(id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(CursorError);
-        };
-        let micros = micros.parse().map_err(|_| CursorError)?;
+        let (micros, id) = decode_pair("k1", s).ok_or(CursorError)?;
         Ok(Self {
             at: DateTime::from_timestamp_micros(micros).ok_or(CursorError)?,
-            id: id.parse().map_err(|_| CursorError)?,
+            id,
         })
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("k1:{}:{}", self.at.timestamp_micros(), self.id))
+        encode_pair("k1", self.at.timestamp_micros(), self.id)
+    }
+}
+
+/// A cursor of two integers: base64url of `<tag>:<a>:<b>`. The tag tells lists'
+/// cursors apart (and versions them).
+pub fn encode_pair(tag: &str, a: i64, b: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{tag}:{a}:{b}"))
+}
+
+/// The two integers of a cursor made by [`encode_pair`] with `tag`; `None` for
+/// anything else.
+pub fn decode_pair(tag: &str, cursor: &str) -> Option<(i64, i64)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let mut parts = text.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(t), Some(a), Some(b), None) if t == tag => Some((a.parse().ok()?, b.parse().ok()?)),
+        _ => None,
     }
 }
 
