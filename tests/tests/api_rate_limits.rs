@@ -17,8 +17,13 @@ async fn seconds_left(app: &TestApp) -> i64 {
 /// Waits for a fresh window when the current one ends too soon for the test to
 /// finish inside it.
 async fn fresh_window(app: &TestApp) {
+    fresh_window_for(app, 15).await;
+}
+
+/// Waits for a fresh window when fewer than `secs` seconds are left of this one.
+async fn fresh_window_for(app: &TestApp, secs: i64) {
     let left = seconds_left(app).await;
-    if left < 15 {
+    if left < secs {
         tokio::time::sleep(Duration::from_millis(
             u64::try_from(left).unwrap() * 1000 + 200,
         ))
@@ -90,6 +95,34 @@ async fn the_default_limit_comes_from_settings_and_each_key_has_its_own_window()
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn a_key_without_a_limit_of_its_own_is_not_held_to_100_requests_a_second() {
+    use futures_util::StreamExt as _;
+    let app = TestApp::spawn().await;
+    let key = app.issue_key(&["events:read"]).await;
+    fresh_window_for(&app, 40).await;
+    // More than the former default allowed in a minute, all within one window.
+    const REQUESTS: usize = 7_000;
+    let statuses: Vec<(u16, i64)> = futures_util::stream::iter(0..REQUESTS)
+        .map(|_| async {
+            let response = app.get("/v1/events/1", &key).await;
+            (
+                response.status().as_u16(),
+                header(&response, "ratelimit-limit"),
+            )
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let limited = statuses.iter().filter(|(status, _)| *status == 429).count();
+    assert_eq!(limited, 0, "{limited} of {REQUESTS} requests were refused");
+    assert!(statuses.iter().all(|(status, _)| *status == 404));
+    assert!(
+        statuses.iter().all(|(_, limit)| *limit >= 60_000),
+        "the default admits at least 1,000 requests a second"
+    );
 }
 
 #[tokio::test]
