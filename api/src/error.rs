@@ -44,7 +44,7 @@ pub enum ApiError {
     #[error("{detail}")]
     Invalid {
         /// Stable code: `missing_field`, `unknown_field`, `invalid_type`,
-        /// `invalid_value`.
+        /// `invalid_value`, `unsupported_character`.
         code: &'static str,
         /// The field's path, e.g. `events[2].event_type`.
         field: String,
@@ -63,6 +63,12 @@ pub enum ApiError {
     #[error("this API key lacks the `{}` scope", scope.as_str())]
     Forbidden {
         /// The missing scope.
+        scope: Scope,
+    },
+    /// A key tried to issue a key with a scope it does not hold itself (403).
+    #[error("this API key cannot grant the `{}` scope: a key grants only scopes it holds, and `admin` only an `admin` key", scope.as_str())]
+    NotGrantable {
+        /// The scope it may not grant.
         scope: Scope,
     },
     /// Nothing with that id (404).
@@ -109,6 +115,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A database error: 503 `database_unavailable` when the database cannot be
+    /// reached (no connection within the pool's timeout, a broken connection), a 500
+    /// otherwise.
+    pub fn from_database(err: sqlx::Error) -> Self {
+        if store::db::is_unreachable(&err) {
+            Self::Unavailable {
+                code: "database_unavailable",
+                detail: "the database cannot be reached; try again shortly".into(),
+            }
+        } else {
+            Self::internal(err)
+        }
+    }
+
     /// A 500 from any error.
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(err.into())
@@ -120,7 +140,7 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unprocessable { .. } | Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::NotGrantable { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -141,6 +161,7 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,
             Self::Forbidden { .. } => "missing_scope",
+            Self::NotGrantable { .. } => "scope_not_grantable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",

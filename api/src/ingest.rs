@@ -181,8 +181,23 @@ fn read_event(mut object: Map<String, Value>, prefix: &str) -> Result<NewEvent, 
         event_type,
         source_system,
         event_key,
-        payload: Payload::new(payload),
+        payload: storable_payload(payload, &format!("{prefix}payload"))?,
     })
+}
+
+/// `payload` as a [`Payload`], unless a string or key in it holds a NUL character,
+/// which the read models cannot store (`domain::storable`): 422
+/// `unsupported_character` naming its place under `root`.
+pub fn storable_payload(payload: Value, root: &str) -> Result<Payload, ApiError> {
+    match domain::storable::find_nul(&payload, root) {
+        None => Ok(Payload::new(payload)),
+        Some(field) => {
+            let detail = format!(
+                "`{field}` holds a NUL character (\\u0000), which the ledger does not store"
+            );
+            Err(invalid("unsupported_character", field, detail))
+        }
+    }
 }
 
 fn required_string(

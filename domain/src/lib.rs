@@ -15,6 +15,8 @@
 //! - [`event_mapping`]: versioned jq mappings per event type × target system.
 //! - [`api_key`]: client credentials (hash + prefix) and their scopes.
 //! - [`sync_job`]: long-running jobs (bulk replay, rebuild) with progress.
+//! - [`subscription_control`]: an operator's decisions on a stopped subscription
+//!   (park the event it cannot apply, or resume).
 //!
 //! Building blocks:
 //! - [`ids`]: typed `i64` ids and the time-ordered [`ids::SnowflakeIds`] generator.
@@ -31,6 +33,7 @@
 //! - [`circuit`]: the circuit breaker rule.
 //! - [`mapping`]: compiling and running jq programs (jaq).
 //! - [`upcasting`]: reading old event versions as current ones.
+//! - [`storable`]: what the log may hold (no NUL, which the read models refuse).
 #![warn(missing_docs)]
 
 pub mod api_key;
@@ -49,6 +52,8 @@ pub mod secrets;
 pub mod services;
 pub mod signing;
 pub mod status;
+pub mod storable;
+pub mod subscription_control;
 pub mod sync_job;
 pub mod upcasting;
 pub mod values;
@@ -65,5 +70,9 @@ pub use integration_event::{
 };
 pub use metadata::{Actor, CommandMetadata};
 pub use services::Services;
+pub use subscription_control::{
+    SubscriptionControl, SubscriptionControlCommand, SubscriptionControlError,
+    SubscriptionControlEvent,
+};
 pub use sync_job::{SyncJob, SyncJobCommand, SyncJobError, SyncJobEvent};
 pub use upcasting::upcasters;

@@ -208,14 +208,16 @@ impl AttemptOutcome {
     }
 
     /// The outcome with its message cut to [`MAX_MESSAGE_BYTES`] (a jq error can
-    /// quote a whole payload).
+    /// quote a whole payload) and any NUL replaced (the read models cannot store it).
     pub fn bounded(self) -> Self {
         match self {
             AttemptOutcome::ConnectionError { message } => AttemptOutcome::ConnectionError {
-                message: truncate_utf8(&message, MAX_MESSAGE_BYTES).to_owned(),
+                message: truncate_utf8(&crate::storable::replace_nul(&message), MAX_MESSAGE_BYTES)
+                    .to_owned(),
             },
             AttemptOutcome::MappingError { message } => AttemptOutcome::MappingError {
-                message: truncate_utf8(&message, MAX_MESSAGE_BYTES).to_owned(),
+                message: truncate_utf8(&crate::storable::replace_nul(&message), MAX_MESSAGE_BYTES)
+                    .to_owned(),
             },
             other => other,
         }

@@ -3,7 +3,7 @@
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use domain::{
     ApiKeyEvent, DeliveryEvent, EndpointEvent, EventMappingEvent, IntegrationEventEvent,
-    SyncJobEvent,
+    SubscriptionControlEvent, SyncJobEvent,
 };
 use serde::de::DeserializeOwned;
 
@@ -24,6 +24,8 @@ pub enum AnyEvent {
     ApiKey(ApiKeyEvent),
     /// `SyncJob` stream.
     SyncJob(SyncJobEvent),
+    /// `SubscriptionControl` stream (an operator's decision on a subscription).
+    SubscriptionControl(SubscriptionControlEvent),
 }
 
 /// Decodes stored events, upcasting old versions first.
@@ -88,6 +90,7 @@ impl Decoder {
             "EventMapping" => AnyEvent::Mapping(parse(stored, payload)?),
             "ApiKey" => AnyEvent::ApiKey(parse(stored, payload)?),
             "SyncJob" => AnyEvent::SyncJob(parse(stored, payload)?),
+            "SubscriptionControl" => AnyEvent::SubscriptionControl(parse(stored, payload)?),
             other => {
                 return Err(poison(stored, format!("unknown aggregate type `{other}`")));
             }

@@ -109,6 +109,9 @@ async fn rebuild_locked(
 ) -> Result<RebuildReport, HandlerError> {
     let batch = batch_size(std::env::var("LEDGER_REBUILD_BATCH").ok().as_deref())
         .map_err(|e| HandlerError::Database(sqlx::Error::Configuration(e.into())))?;
+    // The events an operator parked for the live projection are passed over here too,
+    // so the rebuilt tables are the live ones.
+    let (parked, _) = crate::subscription::control(pool, NAME).await?;
     let resumed = prepare_shadow(pool).await?;
     let shadow = ReadModels::into_schema(SHADOW_CHECKPOINT, SHADOW_SCHEMA);
     let mut cursor = shadow_cursor(pool).await?;
@@ -126,8 +129,13 @@ async fn rebuild_locked(
             tx_id: last.tx_id,
             position: last.position,
         };
+        let read = events.len() as u64;
+        let mut events = events;
+        events.retain(|e| !parked.contains(&e.position));
         let mut tx = pool.begin().await?;
-        shadow.apply(&mut tx, &events).await?;
+        if !events.is_empty() {
+            shadow.apply(&mut tx, &events).await?;
+        }
         if !advance(&mut tx, SHADOW_CHECKPOINT, cursor, next).await? {
             tx.rollback().await?;
             reader.abort();
@@ -135,7 +143,7 @@ async fn rebuild_locked(
         }
         tx.commit().await?;
         cursor = next;
-        done += events.len() as u64;
+        done += read;
         if done > total {
             total = count_events(pool).await?.max(done);
         }
@@ -146,7 +154,7 @@ async fn rebuild_locked(
     reader
         .await
         .map_err(|e| HandlerError::Database(sqlx::Error::Io(std::io::Error::other(e))))?;
-    let tail = swap(pool, &shadow, cursor).await?;
+    let tail = swap(pool, &shadow, cursor, &parked).await?;
     done += tail;
     on_progress(Progress {
         done,
@@ -256,7 +264,12 @@ async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
 
 /// Catches the shadow up and swaps it in, in one transaction; returns how many
 /// events the catch-up applied.
-async fn swap(pool: &PgPool, shadow: &ReadModels, mut cursor: Cursor) -> Result<u64, HandlerError> {
+async fn swap(
+    pool: &PgPool,
+    shadow: &ReadModels,
+    mut cursor: Cursor,
+    parked: &std::collections::BTreeSet<i64>,
+) -> Result<u64, HandlerError> {
     let mut tx = pool.begin().await?;
     // Tables first, checkpoint row second: a live batch in flight holds the tables and
     // then wants the row; taking them in the same order cannot deadlock with it.
@@ -282,7 +295,7 @@ async fn swap(pool: &PgPool, shadow: &ReadModels, mut cursor: Cursor) -> Result<
         .execute(&mut *tx)
         .await?;
     let mut applied = 0u64;
-    while let Some((next, n)) = apply_next(&mut tx, shadow, cursor, BATCH).await? {
+    while let Some((next, n)) = apply_next(&mut tx, shadow, cursor, BATCH, parked).await? {
         cursor = next;
         applied += n as u64;
     }

@@ -10,10 +10,13 @@
 //! position it started from. New events wake the loop through `LISTEN ledger_events`;
 //! it polls as a fallback.
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::SubscriptionControlEvent;
 use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
 use tokio_util::sync::CancellationToken;
@@ -210,15 +213,16 @@ async fn committed_after(pool: &PgPool, cursor: Cursor) -> Result<bool, sqlx::Er
 }
 
 /// Reads the batch after `cursor` and lets `handler` apply it inside `tx`, without
-/// touching any checkpoint. Returns the batch's last cursor and its size, or `None`
-/// when there is nothing to apply.
+/// touching any checkpoint; events at a `parked` position are passed over. Returns
+/// the batch's last cursor and its size, or `None` when there is nothing to apply.
 pub async fn apply_next<H: Handler + ?Sized>(
     tx: &mut Transaction<'_, Postgres>,
     handler: &H,
     cursor: Cursor,
     limit: i64,
+    parked: &BTreeSet<i64>,
 ) -> Result<Option<(Cursor, usize)>, HandlerError> {
-    let events = read_after(tx, cursor, limit).await?;
+    let mut events = read_after(tx, cursor, limit).await?;
     let Some(last) = events.last() else {
         return Ok(None);
     };
@@ -226,8 +230,39 @@ pub async fn apply_next<H: Handler + ?Sized>(
         tx_id: last.tx_id,
         position: last.position,
     };
-    handler.apply(tx, &events).await?;
-    Ok(Some((next, events.len())))
+    let read = events.len();
+    if !parked.is_empty() {
+        events.retain(|e| !parked.contains(&e.position));
+    }
+    if !events.is_empty() {
+        handler.apply(tx, &events).await?;
+    }
+    Ok(Some((next, read)))
+}
+
+/// The positions an operator parked for subscription `name`: the events it passes
+/// over (`SubscriptionEventParked` in the log), and how many decisions its control
+/// stream holds (a `SubscriptionResumed` adds one).
+pub async fn control(pool: &PgPool, name: &str) -> Result<(BTreeSet<i64>, i64), sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT sequence, payload FROM events \
+         WHERE aggregate_type = 'SubscriptionControl' AND aggregate_id = $1 ORDER BY sequence",
+    )
+    .bind(domain::subscription_control::stream_id(name))
+    .fetch_all(pool)
+    .await?;
+    let mut parked = BTreeSet::new();
+    let mut decisions = 0;
+    for row in &rows {
+        decisions = row.try_get::<i64, _>("sequence")?;
+        let payload: serde_json::Value = row.try_get("payload")?;
+        if let Ok(SubscriptionControlEvent::SubscriptionEventParked { position, .. }) =
+            serde_json::from_value(payload)
+        {
+            parked.insert(position);
+        }
+    }
+    Ok((parked, decisions))
 }
 
 /// Moves checkpoint `name` from `from` to `to` inside `tx`; false when it was not at
@@ -259,6 +294,15 @@ pub struct Subscription<H> {
     pool: PgPool,
     handler: H,
     config: SubscriptionConfig,
+    /// Positions an operator parked: passed over, never applied.
+    parked: Mutex<BTreeSet<i64>>,
+}
+
+/// Where a subscription stopped: the event it cannot apply.
+#[derive(Debug)]
+struct Stuck {
+    position: i64,
+    error: HandlerError,
 }
 
 impl<H: Handler> Subscription<H> {
@@ -268,7 +312,15 @@ impl<H: Handler> Subscription<H> {
             pool,
             handler,
             config,
+            parked: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// Reads which events an operator parked for this subscription.
+    pub async fn load_parked(&self) -> Result<(), sqlx::Error> {
+        let (parked, _) = control(&self.pool, self.handler.name()).await?;
+        *self.parked.lock().unwrap_or_else(PoisonError::into_inner) = parked;
+        Ok(())
     }
 
     /// Waits to become the active instance, then applies batches until `shutdown`.
@@ -281,7 +333,11 @@ impl<H: Handler> Subscription<H> {
         };
         tracing::info!(subscription = %name, "active");
         let mut cursor = checkpoint(&self.pool, &name).await?;
+        self.load_parked().await?;
         self.set_state("running", None).await?;
+        // After a batch failed on an event it will fail on again: one event at a
+        // time for this many steps, to find which.
+        let mut narrow = 0_i64;
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("ledger_events").await?;
         // After an empty read while committed events wait above the horizon.
@@ -290,9 +346,15 @@ impl<H: Handler> Subscription<H> {
             if shutdown.is_cancelled() {
                 break Ok(());
             }
-            match self.step(cursor).await {
+            let limit = if narrow > 0 {
+                1
+            } else {
+                self.config.batch_size
+            };
+            match self.step_limited(cursor, limit).await {
                 Ok(Some(next)) => {
                     cursor = next;
+                    narrow = (narrow - 1).max(0);
                     horizon_pause = HORIZON_PAUSE_MIN;
                     continue;
                 }
@@ -317,6 +379,36 @@ impl<H: Handler> Subscription<H> {
                         }
                     }
                 }
+                Err(HandlerError::Database(err))
+                    if store::db::is_deterministic(&err) && limit > 1 =>
+                {
+                    tracing::warn!(subscription = %name, %err, "batch refused; applying its events one by one to find the one refused");
+                    narrow = self.config.batch_size;
+                    continue;
+                }
+                Err(HandlerError::Database(err)) if store::db::is_deterministic(&err) => {
+                    let mut conn = self.pool.acquire().await?;
+                    let next = read_after(&mut conn, cursor, 1).await?;
+                    drop(conn);
+                    let Some(position) = next.first().map(|e| e.position) else {
+                        continue;
+                    };
+                    let stuck = Stuck {
+                        position,
+                        error: HandlerError::Poison {
+                            position,
+                            event_type: String::new(),
+                            reason: format!("the database refused it: {err}"),
+                        },
+                    };
+                    match self.wait_for_decision(stuck, &shutdown).await? {
+                        true => {
+                            cursor = checkpoint(&self.pool, &name).await?;
+                            continue;
+                        }
+                        false => break Ok(()),
+                    }
+                }
                 Err(err @ (HandlerError::Database(_) | HandlerError::Superseded)) => {
                     tracing::warn!(subscription = %name, %err, "batch failed; retrying");
                     tokio::select! {
@@ -326,13 +418,28 @@ impl<H: Handler> Subscription<H> {
                     cursor = checkpoint(&self.pool, &name).await?;
                     continue;
                 }
+                Err(poison @ HandlerError::Poison { .. }) if limit > 1 => {
+                    // Let the events before it in the batch apply first.
+                    tracing::warn!(subscription = %name, error = %poison, "batch refused; applying its events one by one");
+                    narrow = self.config.batch_size;
+                    continue;
+                }
                 Err(poison) => {
-                    tracing::error!(subscription = %name, error = %poison, "stopped");
-                    self.set_state("stopped", Some(&poison.to_string())).await?;
-                    break Err(SubscriptionError::Stopped {
-                        name: name.clone(),
-                        source: poison,
-                    });
+                    let position = match &poison {
+                        HandlerError::Poison { position, .. } => *position,
+                        _ => cursor.position,
+                    };
+                    let stuck = Stuck {
+                        position,
+                        error: poison,
+                    };
+                    match self.wait_for_decision(stuck, &shutdown).await? {
+                        true => {
+                            cursor = checkpoint(&self.pool, &name).await?;
+                            continue;
+                        }
+                        false => break Ok(()),
+                    }
                 }
             }
             tokio::select! {
@@ -347,9 +454,67 @@ impl<H: Handler> Subscription<H> {
 
     /// Applies one batch after `cursor`; the new cursor, or `None` when caught up.
     pub async fn step(&self, cursor: Cursor) -> Result<Option<Cursor>, HandlerError> {
+        self.step_limited(cursor, self.config.batch_size).await
+    }
+
+    /// Marks the subscription stopped at `stuck` (visible to `/ready` and
+    /// `projections status`) and waits for an operator's decision: the event parked
+    /// (it is then passed over) or a resume (it is tried again). `true` when decided,
+    /// `false` on shutdown. The process goes on serving meanwhile: the operator
+    /// decides through it.
+    async fn wait_for_decision(
+        &self,
+        stuck: Stuck,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, SubscriptionError> {
+        let name = self.handler.name();
+        let reason = stuck.error.to_string();
+        tracing::error!(subscription = %name, position = stuck.position, error = %reason, "stopped on an event it cannot apply; park it or resume once fixed");
+        let (_, decisions_at_stop) = control(&self.pool, name).await?;
+        sqlx::query(
+            "UPDATE subscription_checkpoints SET state = 'stopped', error = $2, \
+             stopped_position = $3, stopped_at = now(), updated_at = now() WHERE name = $1",
+        )
+        .bind(name)
+        .bind(&reason)
+        .bind(stuck.position)
+        .execute(&self.pool)
+        .await?;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(false),
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+            let (parked, decisions) = match control(&self.pool, name).await {
+                Ok(control) => control,
+                Err(err) => {
+                    tracing::warn!(subscription = %name, %err, "reading the operator's decisions failed");
+                    continue;
+                }
+            };
+            let is_parked = parked.contains(&stuck.position);
+            if is_parked || decisions > decisions_at_stop {
+                tracing::info!(subscription = %name, position = stuck.position, parked = is_parked, "resuming");
+                *self.parked.lock().unwrap_or_else(PoisonError::into_inner) = parked;
+                self.set_state("running", None).await?;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Applies one batch of at most `limit` events after `cursor`.
+    async fn step_limited(
+        &self,
+        cursor: Cursor,
+        limit: i64,
+    ) -> Result<Option<Cursor>, HandlerError> {
+        let parked = self
+            .parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let mut tx = self.pool.begin().await?;
-        let Some((next, _)) =
-            apply_next(&mut tx, &self.handler, cursor, self.config.batch_size).await?
+        let Some((next, _)) = apply_next(&mut tx, &self.handler, cursor, limit, &parked).await?
         else {
             tx.rollback().await?;
             return Ok(None);
@@ -365,8 +530,8 @@ impl<H: Handler> Subscription<H> {
 
     async fn set_state(&self, state: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE subscription_checkpoints SET state = $2, error = $3, updated_at = now() \
-             WHERE name = $1",
+            "UPDATE subscription_checkpoints SET state = $2, error = $3, updated_at = now(), \
+             stopped_position = NULL, stopped_at = NULL WHERE name = $1",
         )
         .bind(self.handler.name())
         .bind(state)

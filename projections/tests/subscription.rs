@@ -335,37 +335,210 @@ async fn wait_for_rows(pool: &PgPool, expected: i64) {
     panic!("rows did not reach {expected}");
 }
 
+/// The checkpoint row's state, error, stopped position and position.
+async fn stop_state(pool: &PgPool, name: &str) -> (String, Option<String>, Option<i64>, i64) {
+    sqlx::query_as(
+        "SELECT state::text, error, stopped_position, position FROM subscription_checkpoints WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn wait_for_state(pool: &PgPool, name: &str, want: &str) {
+    for _ in 0..200 {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state::text FROM subscription_checkpoints WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+        if state.as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never reached state {want}");
+}
+
+/// Appends an operator's decision to the subscription's control stream, as the
+/// `SubscriptionControl` aggregate writes it.
+async fn decide(pool: &PgPool, name: &str, event: serde_json::Value, event_type: &str) {
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload, metadata) \
+         SELECT 'SubscriptionControl', $1, coalesce(max(sequence), 0) + 1, $2, '1.0', $3, '{}' \
+         FROM events WHERE aggregate_type = 'SubscriptionControl' AND aggregate_id = $1",
+    )
+    .bind(name)
+    .bind(event_type)
+    .bind(event)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
-async fn a_poison_event_stops_the_subscription_with_a_visible_error_and_is_not_skipped() {
+async fn a_poison_event_stops_the_subscription_where_it_is_visible_until_an_operator_parks_it() {
     let db = setup().await;
     append(&db.pool, "fine").await;
     append(&db.pool, "poison").await;
-    let subscription = Subscription::new(db.pool.clone(), Picky, config(1));
-    let err = subscription
-        .run(CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        projections::subscription::SubscriptionError::Stopped { .. }
-    ));
-    let (state, error): (String, Option<String>) =
-        sqlx::query_as("SELECT state, error FROM subscription_checkpoints WHERE name = 'picky'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(state, "stopped");
-    assert!(error.unwrap().contains("cannot read it"));
-    // The checkpoint stays before the poison event.
-    let position: i64 =
-        sqlx::query_scalar("SELECT position FROM subscription_checkpoints WHERE name = 'picky'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    append(&db.pool, "after").await;
     let poison: i64 =
         sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'poison'")
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert!(position < poison);
+    let shutdown = CancellationToken::new();
+    // A batch of 10 holds all three: the events before the poison still apply.
+    let subscription = Arc::new(Subscription::new(db.pool.clone(), Picky, config(10)));
+    let running = tokio::spawn({
+        let (subscription, shutdown) = (subscription.clone(), shutdown.clone());
+        async move { subscription.run(shutdown).await }
+    });
+    wait_for_state(&db.pool, "picky", "stopped").await;
+    let (_, error, stopped_at, position) = stop_state(&db.pool, "picky").await;
+    assert!(error.unwrap().contains("cannot read it"));
+    assert_eq!(stopped_at, Some(poison));
+    // Stopped just before it: nothing skipped, nothing after it applied.
+    assert_eq!(position, poison - 1);
+    // It waits for a decision rather than ending the process.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!running.is_finished());
+    assert_eq!(stop_state(&db.pool, "picky").await.2, Some(poison));
+
+    decide(
+        &db.pool,
+        "picky",
+        serde_json::json!({"SubscriptionEventParked": {
+            "subscription": "picky", "position": poison, "reason": "test",
+            "parked_at": "2026-01-01T00:00:00Z"}}),
+        "SubscriptionEventParked",
+    )
+    .await;
+    wait_for_state(&db.pool, "picky", "running").await;
+    // It passes over the parked event and applies the rest.
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if stop_state(&db.pool, "picky").await.3 == head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (state, error, stopped_at, position) = stop_state(&db.pool, "picky").await;
+    assert_eq!(
+        (state.as_str(), error, stopped_at, position),
+        ("running", None, None, head)
+    );
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_resumed_subscription_tries_the_event_again_and_stops_again_if_it_still_fails() {
+    let db = setup().await;
+    append(&db.pool, "poison").await;
+    let shutdown = CancellationToken::new();
+    let subscription = Arc::new(Subscription::new(db.pool.clone(), Picky, config(1)));
+    let running = tokio::spawn({
+        let (subscription, shutdown) = (subscription.clone(), shutdown.clone());
+        async move { subscription.run(shutdown).await }
+    });
+    wait_for_state(&db.pool, "picky", "stopped").await;
+    let first: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT stopped_at FROM subscription_checkpoints WHERE name = 'picky'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    decide(
+        &db.pool,
+        "picky",
+        serde_json::json!({"SubscriptionResumed": {
+            "subscription": "picky", "resumed_at": "2026-01-01T00:00:00Z"}}),
+        "SubscriptionResumed",
+    )
+    .await;
+    // Tried again, refused again: stopped anew at the same event.
+    let mut again = None;
+    for _ in 0..200 {
+        let at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "SELECT stopped_at FROM subscription_checkpoints WHERE name = 'picky' AND state = 'stopped'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if at.is_some_and(|at| at > first) {
+            again = at;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        again.is_some(),
+        "the resumed subscription did not try again"
+    );
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// Refuses, through the database, an event whose stream is `nul`: like a `jsonb`
+/// column refusing a NUL character.
+struct StrictColumn;
+
+#[async_trait]
+impl Handler for StrictColumn {
+    fn name(&self) -> &str {
+        "strict"
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[StoredEvent],
+    ) -> Result<(), HandlerError> {
+        for event in events {
+            let text = if event.aggregate_id == "nul" {
+                "\\u0000"
+            } else {
+                "\\u0041"
+            };
+            sqlx::query("INSERT INTO seen (position, aggregate_id, instance) VALUES ($1, $2, ('\"' || $3 || '\"')::jsonb::text)")
+                .bind(event.position)
+                .bind(&event.aggregate_id)
+                .bind(text)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_batch_the_database_refuses_stops_at_the_one_event_it_refuses_not_forever_retrying() {
+    let db = setup().await;
+    append(&db.pool, "a").await;
+    append(&db.pool, "nul").await;
+    append(&db.pool, "b").await;
+    let nul: i64 = sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'nul'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let subscription = Arc::new(Subscription::new(db.pool.clone(), StrictColumn, config(10)));
+    let running = tokio::spawn({
+        let (subscription, shutdown) = (subscription.clone(), shutdown.clone());
+        async move { subscription.run(shutdown).await }
+    });
+    wait_for_state(&db.pool, "strict", "stopped").await;
+    let (_, error, stopped_at, _) = stop_state(&db.pool, "strict").await;
+    assert_eq!(stopped_at, Some(nul));
+    assert!(error.unwrap().contains("refused"));
+    // The event before it was applied, one by one, and nothing after it.
+    assert_eq!(seen(&db.pool).await, vec!["a".to_owned()]);
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
 }

@@ -64,3 +64,31 @@ pub fn classify(err: &sqlx::Error) -> DbErrorKind {
         _ => DbErrorKind::Other,
     }
 }
+
+/// Whether `err` says the database cannot be reached now (no connection within the
+/// pool's timeout, a connection refused or broken, the server shutting down), as
+/// opposed to a statement it refused: the first passes, the second does not.
+pub fn is_unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exception; 57P01-57P03: admin shutdown, crash
+        // shutdown, cannot connect now (starting up or shutting down).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `err` is a refusal that will come again for the same statement and data
+/// (a data exception such as a NUL in `jsonb`, an integrity violation, an undefined
+/// column): a batch failing so must not be retried as it is. Connection trouble,
+/// serialization failures and deadlocks pass.
+pub fn is_deterministic(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.code()
+        .is_some_and(|code| matches!(code.get(..2), Some("22" | "23" | "42")))
+}

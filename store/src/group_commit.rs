@@ -90,8 +90,53 @@ async fn writer(pool: PgPool, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pendin
     }
 }
 
+/// An event holding a NUL character, which the read models' `jsonb` and `text`
+/// refuse: the log takes none (see `domain::storable`), so no projection can be held
+/// by it. Client input is refused with a coded error before it gets here.
+#[derive(Debug, thiserror::Error)]
+#[error("{aggregate_type} {aggregate_id}: event {event_type} holds a NUL character, which the read models cannot store")]
+pub struct UnstorableEvent {
+    /// The stream's aggregate type.
+    pub aggregate_type: &'static str,
+    /// The stream.
+    pub aggregate_id: String,
+    /// The refused event's type.
+    pub event_type: String,
+}
+
+/// The first event of `pending` that the read models could not store, as an error.
+fn unstorable(pending: &Pending) -> Option<UnstorableEvent> {
+    pending
+        .events
+        .iter()
+        .find(|e| {
+            !domain::storable::is_storable(&e.payload)
+                || !domain::storable::is_storable(&e.metadata)
+        })
+        .map(|e| UnstorableEvent {
+            aggregate_type: pending.aggregate_type,
+            aggregate_id: e.aggregate_id.clone(),
+            event_type: e.event_type.clone(),
+        })
+}
+
 /// Appends `batch` in one transaction, or command by command when that fails.
+/// A command with an unstorable event fails alone, and nothing of it is written.
 async fn write(pool: &PgPool, batch: Vec<Pending>) {
+    let mut batch = batch;
+    batch.retain_mut(|pending| match unstorable(pending) {
+        None => true,
+        Some(err) => {
+            tracing::error!(error = %err, "refused an event the read models could not store");
+            let (reply, _) = oneshot::channel();
+            let reply = std::mem::replace(&mut pending.reply, reply);
+            let _ = reply.send(Err(PersistenceError::UnknownError(Box::new(err))));
+            false
+        }
+    });
+    if batch.is_empty() {
+        return;
+    }
     let all: Vec<(&str, &SerializedEvent)> = batch
         .iter()
         .flat_map(|p| p.events.iter().map(move |e| (p.aggregate_type, e)))

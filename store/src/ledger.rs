@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use domain::{ApiKey, Delivery, Endpoint, EventMapping, IntegrationEvent, Services, SyncJob};
+use domain::{
+    ApiKey, Delivery, Endpoint, EventMapping, IntegrationEvent, Services, SubscriptionControl,
+    SyncJob,
+};
 use sqlx::PgPool;
 
 use crate::commands::CommandBus;
@@ -25,6 +28,7 @@ struct Buses {
     mappings: CommandBus<EventMapping>,
     api_keys: CommandBus<ApiKey>,
     sync_jobs: CommandBus<SyncJob>,
+    subscriptions: CommandBus<SubscriptionControl>,
 }
 
 impl Ledger {
@@ -43,7 +47,8 @@ impl Ledger {
                 endpoints: CommandBus::new(repo.clone(), services.clone(), up()),
                 mappings: CommandBus::new(repo.clone(), services.clone(), up()),
                 api_keys: CommandBus::new(repo.clone(), services.clone(), up()),
-                sync_jobs: CommandBus::new(repo, services.clone(), up()),
+                sync_jobs: CommandBus::new(repo.clone(), services.clone(), up()),
+                subscriptions: CommandBus::new(repo, services.clone(), up()),
                 pool,
                 services,
             }),
@@ -88,6 +93,11 @@ impl Ledger {
     /// Sync jobs.
     pub fn sync_jobs(&self) -> &CommandBus<SyncJob> {
         &self.inner.sync_jobs
+    }
+
+    /// Operators' decisions on stopped subscriptions.
+    pub fn subscriptions(&self) -> &CommandBus<SubscriptionControl> {
+        &self.inner.subscriptions
     }
 }
 

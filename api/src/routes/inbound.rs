@@ -20,7 +20,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use domain::integration_event::Channel;
 use domain::signing::{SignatureError, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
-use domain::values::{EventKey, EventType, Payload, SystemName};
+use domain::values::{EventKey, EventType, SystemName};
 use domain::Actor;
 use serde_json::Value;
 
@@ -157,6 +157,6 @@ fn read_event(body: &[u8], source: &SystemName, webhook_id: &str) -> Result<NewE
         event_type,
         source_system: source.clone(),
         event_key: Some(event_key),
-        payload: Payload::new(payload),
+        payload: ingest::storable_payload(payload, "body")?,
     })
 }

@@ -224,7 +224,8 @@ impl Delivery {
                     attempt: attempts,
                     outcome,
                     duration_ms,
-                    response_excerpt: response_excerpt.map(|t| truncate_excerpt(&t).to_owned()),
+                    response_excerpt: response_excerpt
+                        .map(|t| truncate_excerpt(&crate::storable::replace_nul(&t)).to_owned()),
                     attempted_at,
                 };
                 let follow = match decision.next {

@@ -91,6 +91,7 @@ impl Batch {
                 AnyEvent::ApiKey(_) => {}
                 AnyEvent::SyncJob(SyncJobEvent::SyncJobStarted { .. }) => {}
                 AnyEvent::SyncJob(e) => needs.sync_jobs.push(job_id(e)),
+                AnyEvent::SubscriptionControl(_) => {}
             }
         }
         let mut batch = Self::default();
@@ -188,6 +189,8 @@ impl Batch {
             AnyEvent::Mapping(e) => self.mapping(stored, e),
             AnyEvent::ApiKey(e) => self.api_key(stored, e),
             AnyEvent::SyncJob(e) => self.sync_job(stored, e),
+            // Read by the subscription engine, not folded into any table.
+            AnyEvent::SubscriptionControl(_) => Ok(()),
         }
     }
 

@@ -124,6 +124,7 @@ pub async fn catch_up(pool: &PgPool) -> Result<(), SubscriptionError> {
         ReadModels::live(),
         SubscriptionConfig::default(),
     );
+    subscription.load_parked().await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut cursor = checkpoint(pool, NAME).await?;
     loop {

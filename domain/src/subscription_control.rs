@@ -1,0 +1,195 @@
+//! The `SubscriptionControl` aggregate: an operator's decisions about a subscription
+//! that stopped on an event it cannot apply.
+//!
+//! Aggregate id: the subscription's name (`read_models`, `router`, …). A subscription
+//! that meets an event it cannot apply stops there, never skipping it by itself. The
+//! operator either fixes the cause and resumes it ([`SubscriptionControlCommand::Resume`]),
+//! or parks that one event ([`SubscriptionControlCommand::Park`]): the subscription
+//! then passes over it, now and in every rebuild, and the decision (who, when, why)
+//! stays in the log like every change.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::services::Services;
+
+/// Longest reason accepted, in characters.
+pub const MAX_REASON_LEN: usize = 500;
+
+/// The aggregate id of a subscription's control stream.
+pub fn stream_id(subscription: &str) -> String {
+    subscription.to_owned()
+}
+
+/// Commands of [`SubscriptionControl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionControlCommand {
+    /// Let the subscription pass over the event at `position`, without applying it.
+    Park {
+        /// The subscription.
+        subscription: String,
+        /// The event's position in the log.
+        position: i64,
+        /// Why (required: it is the record of the decision).
+        reason: String,
+    },
+    /// Let a stopped subscription try again (after its cause was fixed).
+    Resume {
+        /// The subscription.
+        subscription: String,
+    },
+}
+
+/// Events of [`SubscriptionControl`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubscriptionControlEvent {
+    /// An event is passed over by the subscription, for good.
+    SubscriptionEventParked {
+        /// The subscription.
+        subscription: String,
+        /// The event's position in the log.
+        position: i64,
+        /// Why.
+        reason: String,
+        /// When.
+        parked_at: DateTime<Utc>,
+    },
+    /// A stopped subscription was told to try again.
+    SubscriptionResumed {
+        /// The subscription.
+        subscription: String,
+        /// When.
+        resumed_at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for SubscriptionControlEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::SubscriptionEventParked { .. } => "SubscriptionEventParked",
+            Self::SubscriptionResumed { .. } => "SubscriptionResumed",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+/// Rejections of [`SubscriptionControlCommand`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SubscriptionControlError {
+    /// A position that is not in the log's range.
+    #[error("the position must be a positive event position")]
+    InvalidPosition,
+    /// A blank, too long or control-character reason.
+    #[error("the reason must be 1 to {MAX_REASON_LEN} printable characters")]
+    InvalidReason,
+    /// The event is parked already.
+    #[error("the event at position {0} is parked already")]
+    AlreadyParked(i64),
+    /// The command names another subscription than its stream.
+    #[error("the command names another subscription than this stream's")]
+    WrongSubscription,
+}
+
+/// The `SubscriptionControl` aggregate: the positions parked so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionControl {
+    subscription: Option<String>,
+    parked: Vec<i64>,
+}
+
+impl SubscriptionControl {
+    /// The positions parked, in the order they were.
+    pub fn parked(&self) -> &[i64] {
+        &self.parked
+    }
+
+    fn decide(
+        &self,
+        command: SubscriptionControlCommand,
+        services: &Services,
+    ) -> Result<Vec<SubscriptionControlEvent>, SubscriptionControlError> {
+        let now = services.now();
+        let named = |subscription: &str| match &self.subscription {
+            Some(own) if own != subscription => Err(SubscriptionControlError::WrongSubscription),
+            _ => Ok(()),
+        };
+        match command {
+            SubscriptionControlCommand::Park {
+                subscription,
+                position,
+                reason,
+            } => {
+                named(&subscription)?;
+                if position <= 0 {
+                    return Err(SubscriptionControlError::InvalidPosition);
+                }
+                let len = reason.chars().count();
+                if reason.trim().is_empty()
+                    || len > MAX_REASON_LEN
+                    || reason.chars().any(|c| c.is_control() && c != '\n')
+                {
+                    return Err(SubscriptionControlError::InvalidReason);
+                }
+                if self.parked.contains(&position) {
+                    return Err(SubscriptionControlError::AlreadyParked(position));
+                }
+                Ok(vec![SubscriptionControlEvent::SubscriptionEventParked {
+                    subscription,
+                    position,
+                    reason,
+                    parked_at: now,
+                }])
+            }
+            SubscriptionControlCommand::Resume { subscription } => {
+                named(&subscription)?;
+                Ok(vec![SubscriptionControlEvent::SubscriptionResumed {
+                    subscription,
+                    resumed_at: now,
+                }])
+            }
+        }
+    }
+}
+
+impl Aggregate for SubscriptionControl {
+    const TYPE: &'static str = "SubscriptionControl";
+    type Command = SubscriptionControlCommand;
+    type Event = SubscriptionControlEvent;
+    type Error = SubscriptionControlError;
+    type Services = Services;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command, services)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            SubscriptionControlEvent::SubscriptionEventParked {
+                subscription,
+                position,
+                ..
+            } => {
+                self.subscription = Some(subscription);
+                self.parked.push(position);
+            }
+            SubscriptionControlEvent::SubscriptionResumed { subscription, .. } => {
+                self.subscription = Some(subscription);
+            }
+        }
+    }
+}
