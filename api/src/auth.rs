@@ -1,5 +1,6 @@
-//! API keys on requests: `Authorization: Bearer <key>`, looked up by its SHA-256 hash
-//! in the `api_keys` read model, then scopes checked per call.
+//! API keys on requests: `Authorization: Bearer <key>` (the scheme in any case),
+//! looked up by its SHA-256 hash in the key's own stream of the log, then scopes
+//! checked per call.
 //!
 //! [`api_key_layer`] authenticates every request that carries a key, counts it
 //! against the key's rate limit and sets the `RateLimit-*` headers; handlers then
@@ -11,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
+use domain::api_key::ApiKeyEvent;
 use domain::ids::ApiKeyId;
 use domain::scope::{Permissions, Scope};
 use domain::secrets::ApiKeyHash;
@@ -48,39 +50,53 @@ impl Principal {
 
 /// Looks up the active key whose hash is that of `clear_key`, and notes its use
 /// for `last_used_at`.
+///
+/// The key is read from its own stream in the log, not from the `api_keys` read
+/// model: its `ApiKeyIssued` event (found by hash through a partial index) and
+/// whether an `ApiKeyRevoked` follows it. So a key works as soon as it is issued and
+/// stops as soon as its revocation commits, whatever the projector's lag (ADR 0011).
 pub async fn authenticate(state: &AppState, clear_key: &str) -> Result<Principal, ApiError> {
     let hash = ApiKeyHash::of_key(clear_key);
-    let row = sqlx::query(
-        "SELECT id, permissions_json, rate_limit_per_minute, status_id FROM api_keys WHERE key_hash = $1",
-    )
-    .bind(hash.as_str())
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(ApiError::internal)?;
-    let Some(row) = row else {
-        return Err(unauthorized("unknown_api_key", "no API key matches"));
-    };
-    let status: i16 = row.try_get("status_id").map_err(ApiError::internal)?;
-    if status != domain::status::ApiKeyStatus::Active.id() {
-        return Err(unauthorized("revoked_api_key", "this API key was revoked"));
-    }
-    let permissions: serde_json::Value = row
-        .try_get("permissions_json")
-        .map_err(ApiError::internal)?;
-    let permissions: Permissions =
-        serde_json::from_value(permissions).map_err(ApiError::internal)?;
-    let rate: Option<i32> = row
-        .try_get("rate_limit_per_minute")
-        .map_err(ApiError::internal)?;
-    let principal = Principal {
-        key_id: ApiKeyId::new(row.try_get("id").map_err(ApiError::internal)?),
-        permissions,
-        rate_limit_per_minute: rate.and_then(|r| u32::try_from(r).ok()),
-    };
+    let principal = key_state(&state.pool, &hash).await?;
     state
         .last_used
         .touch(principal.key_id, state.ledger.services().now());
     Ok(principal)
+}
+
+/// The key whose hash is `hash`, from its stream: 401 when there is none or it was
+/// revoked.
+pub async fn key_state(pool: &sqlx::PgPool, hash: &ApiKeyHash) -> Result<Principal, ApiError> {
+    let row = sqlx::query(
+        "SELECT i.payload, EXISTS (SELECT 1 FROM events r              WHERE r.aggregate_type = 'ApiKey' AND r.aggregate_id = i.aggregate_id                AND r.event_type = 'ApiKeyRevoked') AS revoked          FROM events i          WHERE i.aggregate_type = 'ApiKey' AND i.event_type = 'ApiKeyIssued'            AND ((i.payload -> 'ApiKeyIssued') ->> 'key_hash') = $1          LIMIT 1",
+    )
+    .bind(hash.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(ApiError::from_database)?;
+    let Some(row) = row else {
+        return Err(unauthorized("unknown_api_key", "no API key matches"));
+    };
+    let revoked: bool = row.try_get("revoked").map_err(ApiError::internal)?;
+    if revoked {
+        return Err(unauthorized("revoked_api_key", "this API key was revoked"));
+    }
+    let payload: serde_json::Value = row.try_get("payload").map_err(ApiError::internal)?;
+    match serde_json::from_value::<ApiKeyEvent>(payload).map_err(ApiError::internal)? {
+        ApiKeyEvent::ApiKeyIssued {
+            key_id,
+            permissions,
+            rate_limit_per_minute,
+            ..
+        } => Ok(Principal {
+            key_id,
+            permissions,
+            rate_limit_per_minute,
+        }),
+        ApiKeyEvent::ApiKeyRevoked { .. } => Err(ApiError::internal(
+            "an ApiKeyIssued row holds another event",
+        )),
+    }
 }
 
 /// The key of `Authorization: Bearer <key>`; `Ok(None)` when the header is absent.
@@ -91,8 +107,7 @@ fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(strip_bearer)
         .filter(|k| !k.is_empty())
         .map(Some)
         .ok_or_else(|| {
@@ -101,6 +116,30 @@ fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
                 "expected `Authorization: Bearer <key>`",
             )
         })
+}
+
+/// `Ok` while the key `key_id` is not revoked, by its stream in the log; 401
+/// `revoked_api_key` once it is. For connections that outlive a request.
+pub async fn ensure_not_revoked(pool: &sqlx::PgPool, key_id: ApiKeyId) -> Result<(), ApiError> {
+    let revoked: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'ApiKey' \
+         AND aggregate_id = $1 AND event_type = 'ApiKeyRevoked')",
+    )
+    .bind(domain::api_key::stream_id(key_id))
+    .fetch_one(pool)
+    .await
+    .map_err(ApiError::from_database)?;
+    if revoked {
+        Err(unauthorized("revoked_api_key", "this API key was revoked"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The credentials of `Bearer <key>`, the scheme matched in any case (RFC 7235).
+pub fn strip_bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 /// Middleware: a request that carries a key is authenticated (401 otherwise) and

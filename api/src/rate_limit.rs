@@ -121,6 +121,13 @@ impl RateLimiter {
 
     /// Counts one request of `client_id` in its current window.
     pub async fn hit(&self, client_id: i64, limit: u32) -> Result<Window, sqlx::Error> {
+        self.hit_n(client_id, limit, 1).await
+    }
+
+    /// Counts `n` requests of `client_id` in its current window (a GraphQL batch
+    /// counts each of its operations).
+    pub async fn hit_n(&self, client_id: i64, limit: u32, n: u32) -> Result<Window, sqlx::Error> {
+        let n = i64::from(n);
         let now_ms = self.now_ms();
         let window = now_ms.div_euclid(60_000) * 60;
         let resets_in = reset_secs(window, now_ms);
@@ -148,16 +155,16 @@ impl RateLimiter {
                     read: false,
                 };
             }
-            let count = counter.known + counter.pending + 1;
+            let count = counter.known + counter.pending + n;
             if counter.read && count + headroom <= i64::from(limit) {
-                counter.pending += 1;
+                counter.pending += n;
                 return Ok(Window {
                     limit,
                     count,
                     reset_secs: resets_in,
                 });
             }
-            std::mem::take(&mut counter.pending) + 1
+            std::mem::take(&mut counter.pending) + n
         };
         // Near the limit (or not read yet in this window): count in the row.
         let (count, row_window, db_now_ms): (i32, i64, i64) = sqlx::query_as(

@@ -137,6 +137,13 @@ impl Permissions {
         self.0.contains(&Scope::Admin) || self.0.contains(&scope)
     }
 
+    /// The first of `requested` that these permissions may not grant, if any: a key
+    /// grants only scopes it holds itself, and `admin` only when it holds `admin`
+    /// (which reaches every scope).
+    pub fn first_not_grantable(&self, requested: &Permissions) -> Option<Scope> {
+        requested.iter().find(|scope| !self.allows(*scope))
+    }
+
     /// Whether no scope is held.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -180,6 +187,29 @@ mod tests {
         assert!(some.allows(Scope::EventsWrite));
         assert!(!some.allows(Scope::KeysAdmin));
         assert!(!some.allows(Scope::Admin));
+    }
+
+    #[test]
+    fn a_key_grants_only_what_it_holds_and_admin_only_by_admin() {
+        let keys_admin = Permissions::parse(["keys:admin", "events:read"]).expect("valid");
+        let wants = |names: &[&str]| Permissions::parse(names).expect("valid");
+        assert_eq!(
+            keys_admin.first_not_grantable(&wants(&["admin"])),
+            Some(Scope::Admin)
+        );
+        assert_eq!(
+            keys_admin.first_not_grantable(&wants(&["events:read", "events:write"])),
+            Some(Scope::EventsWrite)
+        );
+        assert_eq!(
+            keys_admin.first_not_grantable(&wants(&["events:read", "keys:admin"])),
+            None
+        );
+        let admin = wants(&["admin"]);
+        assert_eq!(
+            admin.first_not_grantable(&wants(&["admin", "jobs:write"])),
+            None
+        );
     }
 
     #[test]

@@ -71,7 +71,9 @@ impl FieldError {
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", self.error.code());
         match &self.error {
-            ApiError::Forbidden { scope } => extensions.set("scope", scope.as_str()),
+            ApiError::Forbidden { scope } | ApiError::NotGrantable { scope } => {
+                extensions.set("scope", scope.as_str())
+            }
             ApiError::Invalid { field, .. } => extensions.set("field", field.clone()),
             ApiError::RateLimited {
                 retry_after_secs, ..
@@ -209,8 +211,10 @@ pub fn delivery_error(err: CommandError<DeliveryError>) -> FieldError {
 /// Gives every error async-graphql raises by itself a `code`, by the phase it comes
 /// from: `invalid_query` (syntax, validation), `query_too_deep`,
 /// `query_too_complex`, `invalid_argument` (an argument that does not coerce), and
-/// `bad_request` for anything else. It also enforces the depth and complexity
-/// limits, from the validation's own measurements, so that each has its own code.
+/// `bad_request` for anything else. It measures each parsed document before
+/// validation ([`super::cost`]: fragments written out, aliases, NUL characters) and
+/// enforces the depth and complexity limits, from the validation's own
+/// measurements, so that each has its own code.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorCodes;
 
@@ -283,9 +287,13 @@ impl Extension for ErrorCodes {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
+        let document = next
+            .run(ctx, query, variables)
             .await
-            .map_err(|e| coded(e, "invalid_query"))
+            .map_err(|e| coded(e, "invalid_query"))?;
+        // Before validation, which would write out every fragment spread.
+        super::cost::check(&document, variables)?;
+        Ok(document)
     }
 
     async fn validation(

@@ -22,6 +22,11 @@ use crate::auth::{authenticate, Principal};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+/// The most operations one batched `POST /graphql` may carry; each is checked
+/// against the depth, complexity and size limits, and counts against the key's
+/// rate limit, on its own.
+pub const MAX_BATCH_OPERATIONS: usize = 10;
+
 /// The route `/graphql`, with its schema built over `state`.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -94,6 +99,41 @@ async fn post_graphql(
             })
         }
     };
+    if let BatchRequest::Batch(operations) = &batch {
+        if operations.len() > MAX_BATCH_OPERATIONS {
+            return error_response(ApiError::BadRequest {
+                code: "batch_too_large",
+                detail: format!(
+                    "a batch may hold at most {MAX_BATCH_OPERATIONS} operations, got {}",
+                    operations.len()
+                ),
+            });
+        }
+        // The key's rate limit counted this request once; each further operation
+        // counts too.
+        if let Some(more) = operations.len().checked_sub(1).filter(|n| *n > 0) {
+            let limit = principal
+                .rate_limit_per_minute
+                .unwrap_or(state.settings.rate_limit_per_minute);
+            let more = u32::try_from(more).unwrap_or(u32::MAX);
+            match state
+                .rate_limiter
+                .hit_n(principal.key_id.get(), limit, more)
+                .await
+            {
+                Ok(window) if window.exceeded() => {
+                    let mut response = error_response(ApiError::RateLimited {
+                        limit,
+                        retry_after_secs: window.reset_secs,
+                    });
+                    window.write_headers(response.headers_mut());
+                    return response;
+                }
+                Ok(_) => {}
+                Err(err) => return error_response(ApiError::internal(err)),
+            }
+        }
+    }
     let batch = batch
         .data(principal)
         .data(RequestId(request_id(&headers, &state)));
@@ -164,7 +204,7 @@ async fn connection_init(
     let key = ["Authorization", "authorization"]
         .iter()
         .find_map(|name| payload.get(*name).and_then(|v| v.as_str()))
-        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_owned())
+        .map(|v| crate::auth::strip_bearer(v).unwrap_or(v).trim().to_owned())
         .or_else(|| {
             payload
                 .get("apiKey")

@@ -11,6 +11,8 @@
 //!   `extensions`, the per-aggregate error mappings, and [`error::ErrorCodes`], the
 //!   extension that codes async-graphql's own errors and enforces the depth and
 //!   complexity limits.
+//! - [`cost`]: the document's size with fragments written out, measured before
+//!   validation; fragment cycles; NUL characters.
 //! - [`types`]: the read-model rows as GraphQL objects, the status enums, [`types::Id`].
 //! - [`pagination`]: keyset pagination on `(time, id)`; opaque cursors.
 //! - [`query`]: the read-model queries; [`filters`]: their `filter` arguments.
@@ -25,6 +27,7 @@
 
 pub mod audit;
 pub mod context;
+pub mod cost;
 pub mod error;
 pub mod filters;
 pub mod history;
@@ -37,8 +40,10 @@ pub mod types;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
+pub use cost::{MAX_FIELDS, MAX_FRAGMENT_NESTING};
 pub use error::{MAX_COMPLEXITY, MAX_DEPTH};
 pub use http::router;
+pub use http::MAX_BATCH_OPERATIONS;
 
 use crate::startup::AppState;
 

@@ -10,6 +10,10 @@
 //! one) it pushes the delivery's state right after that change, folded from the
 //! delivery's own stream. Each update carries the log cursor it was read at: pass it as `after` to resume after
 //! a reconnect without losing an update.
+//!
+//! The subscriber's key is checked against the log when the subscription starts and
+//! before every update (after every wait, too): once it is revoked the stream sends
+//! one `revoked_api_key` error and ends, even if no update was due.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -18,7 +22,7 @@ use async_graphql::connection::CursorType as _;
 use async_graphql::{Context, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use cqrs_es::{Aggregate as _, EventEnvelope};
-use domain::ids::EndpointId;
+use domain::ids::{ApiKeyId, EndpointId};
 use domain::scope::Scope;
 use domain::Delivery;
 use futures_util::Stream;
@@ -27,7 +31,7 @@ use sqlx::{PgPool, Row as _};
 use store::ledger::Ledger;
 
 use super::audit::LogCursor;
-use super::context::{parse_id, state, ScopeGuard};
+use super::context::{parse_id, principal, state, ScopeGuard};
 use super::error::{not_found, FieldError, FieldResult};
 use super::pagination::decode_cursor;
 use super::types::{DeliveryStatus, Id};
@@ -79,9 +83,13 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         endpoint_id: ID,
         after: Option<String>,
-    ) -> async_graphql::Result<impl Stream<Item = DeliveryUpdate>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<DeliveryUpdate>>> {
         let run = async {
             let state = state(ctx)?;
+            // A WebSocket authenticates once, at its start: the key is checked again
+            // for each subscription it opens and before each update it is sent.
+            let key_id = principal(ctx)?.key_id;
+            crate::auth::ensure_not_revoked(&state.pool, key_id).await?;
             let endpoint: EndpointId = parse_id("endpointId", &endpoint_id)?;
             let (found, _) = state
                 .ledger
@@ -100,6 +108,8 @@ impl SubscriptionRoot {
                 None => head(&state.pool).await?,
             };
             Ok(Watch {
+                key_id,
+                closed: false,
                 pool: state.pool.clone(),
                 ledger: state.ledger.clone(),
                 endpoint: endpoint.to_string(),
@@ -113,9 +123,24 @@ impl SubscriptionRoot {
         Ok(futures_util::stream::unfold(
             watch,
             |mut watch| async move {
+                if watch.closed {
+                    return None;
+                }
                 loop {
+                    // Revoked since the last look: one coded error, then the end.
+                    if let Err(err) =
+                        crate::auth::ensure_not_revoked(&watch.pool, watch.key_id).await
+                    {
+                        if matches!(err, ApiError::Unauthorized { .. }) {
+                            watch.closed = true;
+                            return Some((Err(FieldError::from(err).into_graphql()), watch));
+                        }
+                        tracing::warn!(error = %err, "deliveryUpdates: checking the key failed; retrying");
+                        tokio::time::sleep(POLL).await;
+                        continue;
+                    }
                     if let Some(update) = watch.pending.pop_front() {
-                        return Some((update, watch));
+                        return Some((Ok(update), watch));
                     }
                     watch.wait().await;
                     if let Err(err) = watch.read().await {
@@ -195,6 +220,10 @@ fn decode(row: &PgRow) -> Result<Option<Change>, sqlx::Error> {
 
 /// One subscriber's place in the log.
 struct Watch {
+    /// The subscriber's key, checked before every update.
+    key_id: ApiKeyId,
+    /// Set once the key was found revoked: the stream ends.
+    closed: bool,
     pool: PgPool,
     ledger: Ledger,
     endpoint: String,

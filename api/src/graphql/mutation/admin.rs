@@ -78,6 +78,12 @@ async fn issue(ctx: &Context<'_>, input: IssueApiKeyInput) -> FieldResult<Issued
     let state = state(ctx)?;
     let permissions = Permissions::parse(&input.permissions)
         .map_err(|e| invalid("invalid_permissions", "permissions", e))?;
+    if let Some(scope) = principal(ctx)?
+        .permissions
+        .first_not_grantable(&permissions)
+    {
+        return Err(ApiError::NotGrantable { scope }.into());
+    }
     let rate_limit = input
         .rate_limit_per_minute
         .map(|r| {
