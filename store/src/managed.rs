@@ -6,7 +6,11 @@
 //! is taken), with no Unix socket, and password authentication for its one
 //! superuser; the password sits beside the data folder, readable by its owner only.
 //! Run as root, the server runs as the unprivileged `postgres` user (or `nobody`),
-//! since `initdb` and `postgres` refuse to run as root.
+//! since `initdb` and `postgres` refuse to run as root. When that user cannot enter
+//! the folder the data folder is in (root's home, a `mktemp -d` folder: mode 700),
+//! a new cluster is kept in a folder made for it under [`SHARED_ROOT`], named after
+//! the data folder's canonical path, and the data folder becomes a link to it; an
+//! existing cluster there is refused, naming the folder and `LEDGER_DATA_DIR`.
 //!
 //! Everything here blocks: call it from a blocking thread.
 
@@ -28,6 +32,11 @@ pub const SUPERUSER: &str = "ledger";
 const LEDGER_CONF: &str = "ledger.conf";
 /// Holds the pid of the process that manages the running server.
 const OWNER_FILE: &str = "ledger.owner";
+/// Where clusters go whose data folder the server user cannot reach, one folder
+/// each (see [`ManagedCluster::start`]).
+pub const SHARED_ROOT: &str = "/var/lib/ledgerd";
+/// In a folder under [`SHARED_ROOT`]: the data folder (canonical path) it serves.
+const SOURCE_FILE: &str = "source";
 
 /// Why the managed cluster could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +70,26 @@ pub enum ManagedError {
         status: String,
         /// The end of what it printed, and of the server log.
         output: String,
+    },
+    /// Running as root, the server user cannot reach the data folder, and no
+    /// folder it can reach could be used instead.
+    #[error(
+        "PostgreSQL runs as `{user}`, which cannot enter {blocked}, so it cannot reach the \
+         data folder {data_dir} ({reason}). Set LEDGER_DATA_DIR to a folder `{user}` can \
+         reach (e.g. under /var/lib), or let `{user}` enter {blocked} (chmod o+x)"
+    )]
+    Unreachable {
+        /// The user the server runs as.
+        user: String,
+        /// The first folder on the way that the user cannot enter.
+        blocked: PathBuf,
+        /// The data folder asked for.
+        data_dir: PathBuf,
+        /// Why no other folder was used.
+        reason: String,
+        /// The failure that stopped it, if one did.
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// The data folder is left from an interrupted `initdb`.
     #[error(
@@ -97,10 +126,21 @@ pub struct ManagedCluster {
 
 impl ManagedCluster {
     /// Creates the cluster if needed and starts it, or joins it when it already runs.
+    ///
+    /// Run as root, when the server user cannot enter the folder of
+    /// `options.data_dir`, a new cluster is created in
+    /// `SHARED_ROOT/<hash of the data folder's canonical path>/<its name>` instead,
+    /// with its password beside it, and `options.data_dir` becomes a link to it (so
+    /// later starts, and operators, find it); an existing data folder there is an
+    /// [`ManagedError::Unreachable`] error, as is a shared folder that cannot be made.
     pub fn start(options: &ClusterOptions) -> Result<Self, ManagedError> {
         let bin_dir = find_bin_dir()?;
         let run_as = unprivileged_user()?;
         let data_dir = absolute(&options.data_dir)?;
+        let data_dir = match &run_as {
+            Some(user) => reachable_data_dir(&data_dir, user, &bin_dir)?,
+            None => data_dir,
+        };
         let password_file = password_path(&data_dir);
         let mut cluster = Self {
             data_dir,
@@ -405,6 +445,149 @@ fn unprivileged_user() -> Result<Option<User>, ManagedError> {
         }
     }
     Err(ManagedError::NoUnprivilegedUser)
+}
+
+/// Where the data folder `data_dir` is when the server runs as `user`: `data_dir`
+/// when `user` can enter the folder it is in, else a folder made for it under
+/// [`SHARED_ROOT`], linked from `data_dir` (and followed on later starts).
+fn reachable_data_dir(
+    data_dir: &Path,
+    user: &User,
+    bin_dir: &Path,
+) -> Result<PathBuf, ManagedError> {
+    let parent = data_dir.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+    if fs::symlink_metadata(data_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = fs::read_link(data_dir)
+            .map_err(io(format!("reading the link {}", data_dir.display())))?;
+        let target = parent.join(target);
+        tracing::info!(
+            data_dir = %data_dir.display(),
+            cluster = %target.display(),
+            "the managed cluster's data folder is a link"
+        );
+        return Ok(target);
+    }
+    let Some(blocked) = first_unenterable(parent, user, bin_dir)? else {
+        return Ok(data_dir.to_owned());
+    };
+    let unreachable = |reason: String, source: Option<std::io::Error>| ManagedError::Unreachable {
+        user: user.name.clone(),
+        blocked: blocked.clone(),
+        data_dir: data_dir.to_owned(),
+        reason,
+        source,
+    };
+    if data_dir.exists() {
+        // A cluster is not moved behind the operator's back.
+        return Err(unreachable(
+            "it exists already, and is not moved".to_owned(),
+            None,
+        ));
+    }
+    let name = data_dir.file_name().unwrap_or(std::ffi::OsStr::new("pg"));
+    let canonical = fs::canonicalize(parent)
+        .map_err(io(format!("resolving {}", parent.display())))?
+        .join(name);
+    let key = {
+        use sha2::Digest as _;
+        use std::os::unix::ffi::OsStrExt as _;
+        let digest = sha2::Sha256::digest(canonical.as_os_str().as_bytes());
+        hex::encode(&digest[..8])
+    };
+    let home = Path::new(SHARED_ROOT).join(key);
+    let made = make_shared_home(&home, &canonical);
+    if let Err(err) = made {
+        return Err(unreachable(
+            format!("no folder could be made for it in {}", home.display()),
+            Some(err),
+        ));
+    }
+    if let Some(also) = first_unenterable(&home, user, bin_dir)? {
+        return Err(unreachable(
+            format!(
+                "nor can it enter {}, where its cluster would go instead",
+                also.display()
+            ),
+            None,
+        ));
+    }
+    let target = home.join(name);
+    std::os::unix::fs::symlink(&target, data_dir).map_err(io(format!(
+        "linking {} to {}",
+        data_dir.display(),
+        target.display()
+    )))?;
+    tracing::warn!(
+        user = %user.name,
+        blocked = %blocked.display(),
+        cluster = %target.display(),
+        data_dir = %data_dir.display(),
+        "PostgreSQL cannot enter the data folder's folder: the managed cluster's data is kept \
+         in a folder made for it, linked from the data folder"
+    );
+    Ok(target)
+}
+
+/// Makes `home` (and [`SHARED_ROOT`]) enterable by all, noting the data folder it
+/// serves; reused when it exists (the same data folder asked again).
+fn make_shared_home(home: &Path, serves: &Path) -> std::io::Result<()> {
+    for dir in [Path::new(SHARED_ROOT), home] {
+        if !dir.exists() {
+            fs::create_dir(dir)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    let mut line = serves.as_os_str().to_owned();
+    line.push("\n");
+    fs::write(
+        home.join(SOURCE_FILE),
+        std::os::unix::ffi::OsStrExt::as_bytes(line.as_os_str()),
+    )
+}
+
+/// The first folder from `/` down to `dir` that `user` cannot enter, if any: tried
+/// by running `pg_ctl --version` there as `user`, the way [`ManagedCluster`] runs
+/// the server programs (a child that cannot change into its folder fails to start).
+fn first_unenterable(
+    dir: &Path,
+    user: &User,
+    bin_dir: &Path,
+) -> Result<Option<PathBuf>, ManagedError> {
+    if can_enter(dir, user, bin_dir)? {
+        return Ok(None);
+    }
+    let mut ancestors: Vec<&Path> = dir.ancestors().collect();
+    ancestors.reverse();
+    for folder in ancestors {
+        if !can_enter(folder, user, bin_dir)? {
+            return Ok(Some(folder.to_owned()));
+        }
+    }
+    Ok(Some(dir.to_owned()))
+}
+
+fn can_enter(dir: &Path, user: &User, bin_dir: &Path) -> Result<bool, ManagedError> {
+    let program = bin_dir.join("pg_ctl");
+    let status = Command::new(&program)
+        .arg("--version")
+        .current_dir(dir)
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(_) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => Ok(false),
+        Err(err) => Err(io(format!(
+            "running {} in {} as {}",
+            program.display(),
+            dir.display(),
+            user.name
+        ))(err)),
+    }
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, ManagedError> {
