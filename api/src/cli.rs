@@ -100,8 +100,26 @@ pub enum AuditCommand {
 /// `ledgerd projections …`
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
-    /// Lists every subscription's version, position, lag and state.
+    /// Lists every subscription, what it feeds, its version, position, lag and state
+    /// (and, when stopped, the event it stopped on and why).
     Status,
+    /// Lets a subscription stopped on an event it cannot apply pass over that event,
+    /// now and in every rebuild; recorded in the log with the reason.
+    Park {
+        /// The subscription (`read_models` or `router`).
+        name: String,
+        /// The position of the event it is stopped on (`projections status`).
+        #[arg(long)]
+        position: i64,
+        /// Why (kept in the log as the record of the decision).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Tells a stopped subscription to try its event again, once the cause is fixed.
+    Resume {
+        /// The subscription (`read_models` or `router`).
+        name: String,
+    },
     /// Rebuilds the read models from the whole log into shadow tables and swaps them
     /// in, while the live ones keep serving; resumes an interrupted rebuild.
     Rebuild {
@@ -354,8 +372,12 @@ async fn projections_command(
         match command {
             ProjectionsCommand::Status => {
                 for s in crate::projection_admin::status(&db.pool).await? {
+                    let stopped = s
+                        .stopped_position
+                        .map(|p| format!(" at position {p}"))
+                        .unwrap_or_default();
                     say(&format!(
-                        "{:<24} v{:<3} position {:<10} lag {:>8} events {:>8} ms  {}{}",
+                        "{:<24} v{:<3} position {:<10} lag {:>8} events {:>8} ms  {}{stopped}{}",
                         s.name,
                         s.version,
                         s.position,
@@ -364,7 +386,28 @@ async fn projections_command(
                         s.state,
                         s.error.map(|e| format!(": {e}")).unwrap_or_default()
                     ))?;
+                    if !s.feeds.is_empty() {
+                        say(&format!("{:<24} feeds {}", "", s.feeds))?;
+                    }
                 }
+            }
+            ProjectionsCommand::Park {
+                name,
+                position,
+                reason,
+            } => {
+                let ledger = ledger(&settings, &db).await?;
+                let metadata = cli_metadata(&ledger);
+                crate::projection_admin::park(&ledger, &name, position, reason, metadata).await?;
+                say(&format!(
+                    "parked position {position} for {name}: it passes over that event"
+                ))?;
+            }
+            ProjectionsCommand::Resume { name } => {
+                let ledger = ledger(&settings, &db).await?;
+                let metadata = cli_metadata(&ledger);
+                crate::projection_admin::resume(&ledger, &name, metadata).await?;
+                say(&format!("{name} tries its event again"))?;
             }
             ProjectionsCommand::Rebuild { names } => {
                 if let Some(unknown) = names
@@ -395,6 +438,13 @@ async fn projections_command(
     db.close().await?;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Metadata of a command sent from the command line: the system actor, a fresh
+/// request id.
+fn cli_metadata(ledger: &store::ledger::Ledger) -> domain::CommandMetadata {
+    let request_id = format!("cli_{}", ledger.services().ids.next_id());
+    domain::CommandMetadata::for_request(domain::Actor::System, request_id)
 }
 
 /// The command side for this process: domain services from the master key and a
@@ -464,8 +514,7 @@ async fn keys_create(
             .await
             .context("applying migrations")?;
         let ledger = ledger(&settings, &db).await?;
-        let request_id = format!("cli_{}", ledger.services().ids.next_id());
-        let metadata = domain::CommandMetadata::for_request(domain::Actor::System, request_id);
+        let metadata = cli_metadata(&ledger);
         crate::keys::issue(&ledger, name, permissions, rate_limit, metadata)
             .await
             .context("issuing the key")

@@ -16,11 +16,25 @@ use sqlx::{PgPool, Row as _};
 use store::ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
+/// Every subscription a `ledgerd` runs, and what each feeds.
+pub const SUBSCRIPTIONS: &[(&str, &str)] = &[
+    (
+        projections::read_models::NAME,
+        "api_keys, webhook_endpoints, integration_events, event_mappings, webhook_deliveries, retry_queue, dead_letter, sync_jobs",
+    ),
+    (
+        dispatcher::router::ROUTER_NAME,
+        "routing: the deliveries of each received event",
+    ),
+];
+
 /// One subscriber's state, as `ledgerd projections status` and `/ready` show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubscriptionStatus {
     /// The subscription (`read_models`, `router`, ...).
     pub name: String,
+    /// What it feeds: the read models it writes, or what it does.
+    pub feeds: String,
     /// The version that built its tables.
     pub version: i32,
     /// The last applied position.
@@ -29,40 +43,157 @@ pub struct SubscriptionStatus {
     pub lag_events: i64,
     /// Age of the oldest event not yet applied, in milliseconds (0 when caught up).
     pub lag_ms: i64,
-    /// `running`, `stopped` or `rebuilding`.
+    /// `not started`, `running`, `stopped` or `rebuilding`.
     pub state: String,
     /// Why it stopped, when it did.
     pub error: Option<String>,
-    /// When the checkpoint last moved.
-    pub updated_at: DateTime<Utc>,
+    /// The position of the event it stopped on (park it or resume).
+    pub stopped_position: Option<i64>,
+    /// When the checkpoint last moved (none before it first ran).
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Every subscription's position, lag and state.
+/// Every subscription's position, lag and state: those a `ledgerd` runs (`not
+/// started` before they first ran) and any other with a checkpoint (a rebuild's).
 pub async fn status(pool: &PgPool) -> Result<Vec<SubscriptionStatus>, sqlx::Error> {
+    let (names, feeds): (Vec<&str>, Vec<&str>) = SUBSCRIPTIONS.iter().copied().unzip();
     let rows = sqlx::query(
-        "SELECT c.name, c.version, c.position, c.state, c.error, c.updated_at, \
-           greatest(coalesce((SELECT max(position) FROM events), 0) - c.position, 0) AS lag_events, \
+        "WITH known AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(name, feeds)), \
+              head AS (SELECT coalesce(max(position), 0) AS position FROM events) \
+         SELECT coalesce(c.name, k.name) AS name, coalesce(k.feeds, '') AS feeds, \
+           coalesce(c.version, 0) AS version, coalesce(c.position, 0) AS position, \
+           coalesce(c.state, 'not started') AS state, c.error, c.stopped_position, c.updated_at, \
+           greatest(head.position - coalesce(c.position, 0), 0) AS lag_events, \
            coalesce((SELECT (extract(epoch FROM now() - e.recorded_at) * 1000)::bigint FROM events e \
-                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position) \
+                     WHERE (e.tx_id, e.position) > (coalesce(c.tx_id, '0'::xid8), coalesce(c.position, 0)) \
                      ORDER BY e.tx_id, e.position LIMIT 1), 0) AS lag_ms \
-         FROM subscription_checkpoints c ORDER BY c.name",
+         FROM subscription_checkpoints c FULL JOIN known k ON k.name = c.name CROSS JOIN head \
+         ORDER BY 1",
     )
+    .bind(&names)
+    .bind(&feeds)
     .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|row| {
             Ok(SubscriptionStatus {
                 name: row.try_get("name")?,
+                feeds: row.try_get("feeds")?,
                 version: row.try_get("version")?,
                 position: row.try_get("position")?,
                 lag_events: row.try_get("lag_events")?,
                 lag_ms: row.try_get("lag_ms")?,
                 state: row.try_get("state")?,
                 error: row.try_get("error")?,
+                stopped_position: row.try_get("stopped_position")?,
                 updated_at: row.try_get("updated_at")?,
             })
         })
         .collect()
+}
+
+/// Why an operator's decision on a subscription was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    /// No such subscription.
+    #[error("unknown subscription `{0}`")]
+    Unknown(String),
+    /// The subscription is not stopped at that position.
+    #[error("subscription `{name}` is not stopped at position {position}{}", .stopped.map(|p| format!(" (it is stopped at {p})")).unwrap_or_default())]
+    NotStoppedThere {
+        /// The subscription.
+        name: String,
+        /// The position asked for.
+        position: i64,
+        /// Where it is stopped, if it is.
+        stopped: Option<i64>,
+    },
+    /// The subscription is not stopped.
+    #[error("subscription `{0}` is not stopped")]
+    NotStopped(String),
+    /// The command was refused.
+    #[error(transparent)]
+    Rejected(#[from] domain::SubscriptionControlError),
+    /// The database or the event store failed.
+    #[error("recording the decision")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+async fn stopped_at(pool: &PgPool, name: &str) -> Result<Option<i64>, DecisionError> {
+    if !SUBSCRIPTIONS.iter().any(|(known, _)| *known == name) {
+        return Err(DecisionError::Unknown(name.to_owned()));
+    }
+    let stopped: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT stopped_position FROM subscription_checkpoints WHERE name = $1 AND state = 'stopped'",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| DecisionError::Store(e.into()))?;
+    Ok(stopped.flatten())
+}
+
+/// Parks the event subscription `name` stopped on: it passes over it, now and in
+/// every rebuild. Recorded as a `SubscriptionEventParked` event with `metadata`'s
+/// actor. Only the event it is stopped on can be parked.
+pub async fn park(
+    ledger: &Ledger,
+    name: &str,
+    position: i64,
+    reason: String,
+    metadata: CommandMetadata,
+) -> Result<(), DecisionError> {
+    let stopped = stopped_at(ledger.pool(), name).await?;
+    if stopped != Some(position) {
+        return Err(DecisionError::NotStoppedThere {
+            name: name.to_owned(),
+            position,
+            stopped,
+        });
+    }
+    let command = domain::SubscriptionControlCommand::Park {
+        subscription: name.to_owned(),
+        position,
+        reason,
+    };
+    execute(ledger, name, command, metadata).await
+}
+
+/// Tells the stopped subscription `name` to try its event again (its cause fixed).
+pub async fn resume(
+    ledger: &Ledger,
+    name: &str,
+    metadata: CommandMetadata,
+) -> Result<(), DecisionError> {
+    if stopped_at(ledger.pool(), name).await?.is_none() {
+        return Err(DecisionError::NotStopped(name.to_owned()));
+    }
+    let command = domain::SubscriptionControlCommand::Resume {
+        subscription: name.to_owned(),
+    };
+    execute(ledger, name, command, metadata).await
+}
+
+async fn execute(
+    ledger: &Ledger,
+    name: &str,
+    command: domain::SubscriptionControlCommand,
+    metadata: CommandMetadata,
+) -> Result<(), DecisionError> {
+    use store::commands::CommandError;
+    ledger
+        .subscriptions()
+        .execute(
+            &domain::subscription_control::stream_id(name),
+            command,
+            metadata.into_map(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|err| match err {
+            CommandError::Rejected(e) => DecisionError::Rejected(e),
+            other => DecisionError::Store(other.into()),
+        })
 }
 
 /// Why a rebuild failed.

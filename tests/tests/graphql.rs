@@ -20,5 +20,7 @@ mod mutations;
 mod reads;
 #[path = "graphql/schema.rs"]
 mod schema;
+#[path = "graphql/security.rs"]
+mod security;
 #[path = "graphql/subscription.rs"]
 mod subscription;

@@ -67,7 +67,12 @@ pub fn check(document: &ExecutableDocument, variables: &Variables) -> Result<(),
         total.depth = total.depth.max(size.depth);
     }
     // Fragments no operation spreads are still validated: measure them too.
-    for name in document.fragments.keys() {
+    let unused: Vec<&Name> = document
+        .fragments
+        .keys()
+        .filter(|name| !measure.memo.contains_key(name))
+        .collect();
+    for name in unused {
         let size = measure.fragment(name)?;
         total.fields = total.fields.saturating_add(size.fields);
     }
@@ -200,4 +205,56 @@ fn refusal(code: &'static str, message: String, limit: Option<(u64, u64)>) -> Se
     }
     error.extensions = Some(extensions);
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn code_of(query: &str) -> Option<String> {
+        let document = parse_query(query).expect("parses");
+        check(&document, &Variables::default())
+            .err()
+            .and_then(|e| e.extensions)
+            .and_then(|e| e.get("code").cloned())
+            .map(|c| c.to_string().trim_matches('"').to_owned())
+    }
+
+    #[test]
+    fn fragments_are_measured_once_each_and_cycles_are_named() {
+        let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        assert_eq!(code_of(cycle).as_deref(), Some("fragment_cycle"));
+        // 2^11 = 2,048 fields: one over the bound; 2^10 within it.
+        let bomb = |levels: usize| {
+            let mut q = String::from("query { ...F0 }\n");
+            for i in 0..levels {
+                q.push_str(&format!(
+                    "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+                    n = i + 1
+                ));
+            }
+            q.push_str(&format!("fragment F{levels} on Query {{ __typename }}\n"));
+            q
+        };
+        assert_eq!(code_of(&bomb(11)).as_deref(), Some("query_too_large"));
+        assert_eq!(code_of(&bomb(10)), None);
+        // An unused fragment counts; a used one counts once.
+        let used_twice = "query { ...A ...A } fragment A on Query { a b c }";
+        let document = parse_query(used_twice).expect("parses");
+        assert!(check(&document, &Variables::default()).is_ok());
+    }
+
+    #[test]
+    fn a_nul_in_a_variable_or_a_literal_is_refused() {
+        assert_eq!(
+            code_of(r#"mutation { f(x: {y: ["ok", "a\u0000"]}) }"#).as_deref(),
+            Some("unsupported_character")
+        );
+        let document = parse_query("query($v: String) { f(x: $v) }").expect("parses");
+        let variables = Variables::from_json(serde_json::json!({ "v": "a\u{0}" }));
+        let error = check(&document, &variables).expect_err("refused");
+        assert!(error.message.contains("$v"), "{}", error.message);
+    }
 }

@@ -50,7 +50,11 @@ use crate::startup::AppState;
 /// Every query.
 #[derive(Debug, Default, MergedObject)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::ReadModelQuery, audit::AuditQuery);
+pub struct QueryRoot(
+    query::ReadModelQuery,
+    audit::AuditQuery,
+    mutation::subscriptions::SubscriptionQuery,
+);
 
 /// The schema.
 pub type LedgerSchema = Schema<QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;

@@ -28,7 +28,8 @@ pub struct Readiness {
     pub database: String,
     /// `ok`, `pending` (migrations not applied) or why they cannot be read.
     pub migrations: String,
-    /// `ok`, or the subscriptions that stopped.
+    /// `ok`, or the subscriptions that stopped: each with the position of the event
+    /// it stopped on and why (`ledgerd projections park` or `resume` decides).
     pub subscriptions: String,
 }
 
@@ -57,7 +58,9 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
     let stopped = tokio::time::timeout(
         limit,
         sqlx::query_scalar::<_, String>(
-            "SELECT name::text FROM subscription_checkpoints WHERE state = 'stopped' ORDER BY name",
+            "SELECT name || coalesce(' at position ' || stopped_position, '') \
+                    || coalesce(' (' || error || ')', '') \
+             FROM subscription_checkpoints WHERE state = 'stopped' ORDER BY name",
         )
         .fetch_all(&state.pool),
     )

@@ -9,4 +9,5 @@ mod event_mapping;
 mod integration_event;
 mod properties;
 mod signing_vectors;
+mod subscription_control;
 mod sync_job;

@@ -33,6 +33,8 @@ const FIELDS: &[(&str, &str)] = &[
     ("jobs:write", "{ syncJobs { edges { node { id } } } }"),
     ("jobs:write", "{ syncJob(id: \"1\") { id } }"),
     ("jobs:write", "mutation { rebuildProjection(name: \"nope\") { id } }"),
+    ("jobs:write", "mutation { parkSubscriptionEvent(name: \"nope\", position: 1, reason: \"r\") }"),
+    ("jobs:write", "mutation { resumeSubscription(name: \"nope\") }"),
     ("audit:read", "{ history(aggregateType: ENDPOINT, aggregateId: \"1\") { hash } }"),
     ("audit:read", "{ log { edges { cursor } } }"),
     ("audit:read", "{ stateAt(aggregateType: ENDPOINT, aggregateId: \"1\", at: \"2030-01-01T00:00:00Z\") { state } }"),

@@ -230,7 +230,8 @@ async fn mappings_are_published_in_versions_rejected_when_invalid_and_retired() 
 #[tokio::test]
 async fn a_key_is_issued_once_authenticates_and_is_revoked() {
     let app = TestApp::spawn().await;
-    let admin = app.issue_key(&["keys:admin"]).await;
+    // A key grants only scopes it holds itself.
+    let admin = app.issue_key(&["keys:admin", "events:read"]).await;
     let data = ok(
         &app,
         &admin,

@@ -186,3 +186,67 @@ async fn a_websocket_needs_a_key_and_the_scope_and_a_known_endpoint() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_keys_open_subscription_ends_with_a_coded_error_and_sends_nothing_more() {
+    let app = TestApp::spawn().await;
+    let admin = app.issue_key(ADMIN).await;
+    let (watcher_id, watcher) = app.issue_key_with(&["deliveries:read"], None).await;
+    let endpoint = register_endpoint(&app, &admin, "crm", "https://crm.example.com/hook").await;
+    let first = receive_event(&app, "order.created", "shop").await;
+    let head = ok(
+        &app,
+        &admin,
+        "{ log(last: 1) { pageInfo { endCursor } } }",
+        json!({}),
+    )
+    .await;
+    let after = head["log"]["pageInfo"]["endCursor"].clone();
+
+    let mut socket = connect(&app).await;
+    init(&mut socket, &watcher).await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe",
+                "payload": { "query": SUBSCRIBE, "variables": { "e": endpoint, "after": after } } }),
+    )
+    .await;
+    // Once an update flows, the subscription is surely running.
+    let delivery = schedule(&app, "shop", first, &endpoint).await;
+    let message = receive(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(
+        message["payload"]["data"]["deliveryUpdates"]["deliveryId"],
+        delivery.get().to_string()
+    );
+
+    api::keys::revoke(&app.ledger, watcher_id, None, tests::app::metadata())
+        .await
+        .unwrap();
+    // Changes after the revocation: none of them reaches the revoked key.
+    let second = receive_event(&app, "order.created", "shop").await;
+    schedule(&app, "shop", second, &endpoint).await;
+    attempt(&app, first, &endpoint, 503, 3).await;
+    let message = receive(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"], "revoked_api_key",
+        "{message}"
+    );
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+
+    // The same socket cannot open another subscription.
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe",
+                "payload": { "query": SUBSCRIBE, "variables": { "e": endpoint } } }),
+    )
+    .await;
+    let message = receive(&mut socket).await;
+    let error = if message["type"] == "error" {
+        message["payload"][0].clone()
+    } else {
+        message["payload"]["errors"][0].clone()
+    };
+    assert_eq!(error["extensions"]["code"], "revoked_api_key", "{message}");
+}

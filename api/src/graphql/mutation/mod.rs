@@ -4,9 +4,12 @@
 //! - [`endpoints`]: endpoints and mappings.
 //! - [`admin`]: API keys, deliveries, sync jobs (dead-letter replay, projection
 //!   rebuild) and inbound sources.
+//! - [`subscriptions`]: parking the event a stopped subscription cannot apply, or
+//!   resuming it; the subscriptions' state.
 
 pub mod admin;
 pub mod endpoints;
+pub mod subscriptions;
 
 use async_graphql::MergedObject;
 
@@ -17,4 +20,5 @@ pub struct MutationRoot(
     endpoints::EndpointMutations,
     endpoints::MappingMutations,
     admin::AdminMutations,
+    subscriptions::SubscriptionMutations,
 );
