@@ -234,3 +234,94 @@ async fn projections_status_and_rebuild_from_the_command_line() {
     assert!(!shadow, "no shadow schema was created");
     assert_eq!(keys(&db.pool).await, 2_000);
 }
+
+#[tokio::test]
+async fn projections_status_lists_every_subscription_on_a_fresh_database_and_park_passes_a_stuck_event(
+) {
+    let db = TestDatabase::new().await;
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("LEDGER_MASTER_KEY", MASTER_KEY),
+    ];
+    let (ok, out) = tests::process::run_cli(BIN, &["projections", "status"], &env).unwrap();
+    assert!(ok, "{out}");
+    for name in ["read_models", "router"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {out}"));
+        assert!(line.contains("not started"), "{out}");
+    }
+    assert!(out.contains("feeds api_keys, webhook_endpoints"), "{out}");
+
+    // An event the read models cannot store, as an old version could have logged.
+    let poison: i64 = sqlx::query_scalar(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES ('Nonsense', 'x', 1, 'Happened', '1.0', '{}', '{}') RETURNING position",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let projector = projector(&db).await;
+    let stopped = async {
+        loop {
+            let stopped: Option<i64> = sqlx::query_scalar(
+                "SELECT stopped_position FROM subscription_checkpoints WHERE name = 'read_models' AND state = 'stopped'",
+            )
+            .fetch_optional(&db.pool)
+            .await
+            .unwrap()
+            .flatten();
+            if let Some(position) = stopped {
+                return position;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let at = tokio::time::timeout(Duration::from_secs(60), stopped)
+        .await
+        .expect("the projector stops on the event");
+    assert_eq!(at, poison);
+    let (ok, out) = tests::process::run_cli(BIN, &["projections", "status"], &env).unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("stopped at position {poison}")) && out.contains("Nonsense"),
+        "{out}"
+    );
+    let position = poison.to_string();
+    let (ok, out) = tests::process::run_cli(
+        BIN,
+        &[
+            "projections",
+            "park",
+            "read_models",
+            "--position",
+            &position,
+            "--reason",
+            "test",
+        ],
+        &env,
+    )
+    .unwrap();
+    assert!(ok, "{out}");
+    let running = async {
+        loop {
+            let state: String = sqlx::query_scalar(
+                "SELECT state::text FROM subscription_checkpoints WHERE name = 'read_models'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            if state == "running" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("the projector runs again once the event is parked");
+    let pid = i32::try_from(projector.pid()).unwrap();
+    assert!(tests::process::alive(pid), "the process kept running");
+    projector.kill().unwrap();
+}
