@@ -17,14 +17,10 @@ use sqlx::PgPool;
 
 pub use crate::ingest::INGESTED_TOTAL;
 
-/// Counter the dispatcher increments for each delivery that succeeded.
-pub const DELIVERED_TOTAL: &str = "ledger_deliveries_succeeded_total";
-/// Counter the dispatcher increments for each failed attempt (retried or not).
-pub const FAILED_ATTEMPTS_TOTAL: &str = "ledger_delivery_attempts_failed_total";
-/// Counter the dispatcher increments for each delivery it dead-letters.
-pub const DEAD_LETTERED_TOTAL: &str = "ledger_deliveries_dead_lettered_total";
-/// Histogram (seconds) the dispatcher records for each attempt's duration.
-pub const DELIVERY_LATENCY: &str = "ledger_delivery_latency_seconds";
+/// The dispatcher's counters and histogram, recorded by `dispatcher::metrics`.
+pub use dispatcher::metrics::{
+    DEAD_LETTERED_TOTAL, DELIVERED_TOTAL, DELIVERY_LATENCY, FAILED_ATTEMPTS_TOTAL,
+};
 
 /// Buckets of [`DELIVERY_LATENCY`], in seconds.
 const LATENCY_BUCKETS: &[f64] = &[

@@ -23,6 +23,8 @@
 //! - [`replay`]: requeueing one dead-lettered delivery, or all matching a filter as
 //!   a `dead_letter_replay` sync job with progress.
 //! - [`config`]: [`RouterConfig`] and [`DispatcherConfig`], validated at start.
+//! - [`metrics`]: the names of the delivery counters and latency histogram the
+//!   worker records through the `metrics` facade (the API serves them).
 //! - [`ssrf`]: the SSRF guard. [`TargetPolicy`] (allowed CIDRs from
 //!   `LEDGER_ALLOWED_TARGETS`) says which addresses are forbidden and checks a
 //!   URL; [`GuardedResolver`] resolves host names for the HTTP client and hands
@@ -41,6 +43,7 @@
 
 pub mod config;
 mod meta;
+pub mod metrics;
 pub mod replay;
 pub mod router;
 pub mod sandbox;

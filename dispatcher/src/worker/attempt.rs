@@ -184,6 +184,11 @@ async fn record(
         }
         Err(err) => return Err(AttemptError::Record(err)),
     };
+    crate::metrics::recorded(
+        &attempt.outcome,
+        attempt.duration,
+        executed.events.iter().map(|envelope| &envelope.payload),
+    );
 
     let mut recorded_ref = due.cause_ref.clone();
     let mut next_due = None;
