@@ -465,12 +465,14 @@ async fn a_resumed_subscription_tries_the_event_again_and_stops_again_if_it_stil
     // Tried again, refused again: stopped anew at the same event.
     let mut again = None;
     for _ in 0..200 {
+        // Between the resume and the second stop the row is `running`.
         let at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
             "SELECT stopped_at FROM subscription_checkpoints WHERE name = 'picky' AND state = 'stopped'",
         )
-        .fetch_one(&db.pool)
+        .fetch_optional(&db.pool)
         .await
-        .unwrap();
+        .unwrap()
+        .flatten();
         if at.is_some_and(|at| at > first) {
             again = at;
             break;

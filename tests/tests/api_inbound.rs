@@ -278,3 +278,15 @@ async fn a_rotated_secret_keeps_the_previous_one_valid_for_the_grace_period() {
     assert_eq!(sources.len(), 1);
     assert!(sources[0].previous_secret_expires_at.is_some());
 }
+
+#[tokio::test]
+async fn a_signed_webhook_holding_a_nul_character_is_refused_with_a_code_and_stores_nothing() {
+    let inbound = Inbound::new().await;
+    let body = br#"{"type":"invoice.paid","note":"a\u0000b"}"#;
+    let response = inbound.signed("msg_nul", body).await;
+    assert_eq!(response.status(), 422);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["code"], "unsupported_character");
+    assert_eq!(error["field"], "body.note");
+    assert_eq!(inbound.app.count(RECEIVED).await, 0);
+}

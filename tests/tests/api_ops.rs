@@ -13,7 +13,7 @@ async fn ready_checks_the_database_migrations_and_subscriptions() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready", "{body}");
 
-    sqlx::query("INSERT INTO subscription_checkpoints (name, state, error) VALUES ('ghost', 'stopped', 'poison')")
+    sqlx::query("INSERT INTO subscription_checkpoints (name, state, error, stopped_position) VALUES ('ghost', 'stopped', 'poison', 7)")
         .execute(app.pool())
         .await
         .unwrap();
@@ -21,7 +21,10 @@ async fn ready_checks_the_database_migrations_and_subscriptions() {
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "not_ready");
-    assert_eq!(body["subscriptions"], "stopped: ghost");
+    assert_eq!(
+        body["subscriptions"],
+        "stopped: ghost at position 7 (poison)"
+    );
     assert_eq!(body["database"], "ok");
 
     let health = app.client.get(app.url("/health")).send().await.unwrap();
