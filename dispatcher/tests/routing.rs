@@ -323,3 +323,96 @@ async fn a_mapping_that_fails_at_run_time_dead_letters_its_delivery_only() {
     p.wait_status(next, broken.id, SUCCEEDED).await;
     p.stop().await;
 }
+
+/// Log lines written while it is in scope, on this thread (a current-thread test
+/// runs every task here).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_batch_routed_again_after_a_crash_schedules_the_recorded_fan_out_without_logging_errors()
+{
+    let p = Pipeline::bare().await;
+    let hooks = Hooks::start().await;
+    p.register("crm", &hooks.url("/a"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    projections::read_models::catch_up(p.pool()).await.unwrap();
+    let events = [
+        p.receive("c-1", "order.created", json!({})).await,
+        p.receive("c-2", "order.created", json!({})).await,
+        p.receive("c-3", "order.unknown", json!({})).await,
+    ];
+    let router = Subscription::new(
+        p.pool().clone(),
+        Router::new(p.ledger.clone(), RouterConfig::default()),
+        SubscriptionConfig::default(),
+    );
+    let mut cursor = projections::subscription::checkpoint(p.pool(), dispatcher::ROUTER_NAME)
+        .await
+        .unwrap();
+    while let Some(next) = router.step(cursor).await.unwrap() {
+        cursor = next;
+    }
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(p.pool())
+        .await
+        .unwrap();
+
+    // A crash after the routing commands, before the checkpoint: the batch again.
+    sqlx::query("UPDATE subscription_checkpoints SET tx_id = '0', position = 0 WHERE name = $1")
+        .bind(dispatcher::ROUTER_NAME)
+        .execute(p.pool())
+        .await
+        .unwrap();
+    let errors = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(errors.clone())
+        .with_max_level(tracing::Level::ERROR)
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let mut cursor = projections::subscription::checkpoint(p.pool(), dispatcher::ROUTER_NAME)
+        .await
+        .unwrap();
+    while let Some(next) = router.step(cursor).await.unwrap() {
+        cursor = next;
+    }
+    drop(guard);
+
+    assert_eq!(errors.text(), "", "the idempotent path is not an error");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(p.pool())
+        .await
+        .unwrap();
+    assert_eq!(after, before, "nothing new in the log");
+    assert_eq!(routed(&p, events[0]).await, [1]);
+    assert_eq!(routed(&p, events[1]).await, [1]);
+    assert_eq!(p.count_events("EventUnroutable").await, 1);
+    assert_eq!(p.count_events("DeliveryScheduled").await, 2);
+}

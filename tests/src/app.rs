@@ -87,6 +87,12 @@ impl TestApp {
         app
     }
 
+    /// A server on a fresh database without a projector: the read models stay
+    /// empty, so whatever it answers comes from the log.
+    pub async fn spawn_without_projector() -> Self {
+        Self::start(Arc::new(TestDatabase::new().await), |_| {}).await
+    }
+
     /// A second server on this one's database (its own pool, node id and port),
     /// with `configure` applied to its settings. The first one's projector serves both.
     pub async fn spawn_sharing(&self, configure: impl FnOnce(&mut Settings)) -> Self {

@@ -4,6 +4,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Object, ID};
 use chrono::{DateTime, Utc};
+use domain::ids::SyncJobId;
 use domain::scope::Scope;
 use sqlx::{Encode, Postgres, QueryBuilder, Type};
 
@@ -362,17 +363,25 @@ impl ReadModelQuery {
         page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
     }
 
-    /// One sync job.
+    /// One sync job. A job the read models do not hold yet (just started, the
+    /// projector behind) is answered from its own stream in the log, so a job a
+    /// mutation has just answered with is always found.
     #[graphql(guard = "ScopeGuard(Scope::JobsWrite)")]
     async fn sync_job(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<SyncJobNode> {
-        by_id(
-            ctx,
-            SYNC_JOB_COLUMNS,
-            "sync_jobs",
-            &id,
-            "sync_job_not_found",
-        )
-        .await
+        let run = async {
+            let id: SyncJobId = parse_id("id", &id)?;
+            let state = state(ctx)?;
+            let sql = format!("SELECT {SYNC_JOB_COLUMNS} FROM sync_jobs WHERE id = $1");
+            let projected = sqlx::query_as::<_, SyncJobNode>(&sql)
+                .bind(id.get())
+                .fetch_optional(&state.pool)
+                .await?;
+            match projected {
+                Some(job) => Ok(job),
+                None => history::sync_job(&state.ledger, id).await,
+            }
+        };
+        run.await.map_err(FieldError::into_graphql)
     }
 
     /// Rate-limit windows per API key, newest first.

@@ -1,7 +1,8 @@
 //! What the router reads from the read models: the live routes of a batch's event
-//! types, and how far the read-model projector has come.
+//! types, and how far the read-model projector has come; and from the log, which
+//! of a batch's events are routed already.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use domain::{EndpointId, MappingId};
@@ -115,4 +116,22 @@ pub(crate) async fn wait_for_checkpoint(
         tokio::time::sleep(pause).await;
         pause = (pause * 3 / 2).min(Duration::from_millis(10));
     }
+}
+
+/// The streams among `streams` (`IntegrationEvent` aggregate ids) whose routing is
+/// in the log already: a batch read again after a crash between its commands and
+/// its checkpoint. One probe of the log's primary key per stream.
+pub(crate) async fn already_routed(
+    conn: &mut PgConnection,
+    streams: &[String],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT aggregate_id FROM events \
+         WHERE aggregate_type = 'IntegrationEvent' AND aggregate_id = ANY($1) \
+           AND event_type IN ('EventRouted', 'EventUnroutable')",
+    )
+    .bind(streams)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }

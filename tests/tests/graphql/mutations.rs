@@ -1,5 +1,6 @@
 //! Mutations: endpoints, mappings, keys, sync jobs, inbound sources.
 
+use secrecy::ExposeSecret as _;
 use serde_json::{json, Value};
 use tests::app::TestApp;
 
@@ -352,6 +353,40 @@ async fn dead_letters_are_replayed_in_bulk_as_a_sync_job() {
     )
     .await;
     assert_eq!(data["syncJobs"]["edges"][0]["node"]["id"], job["id"]);
+}
+
+#[tokio::test]
+async fn a_job_replay_dead_letters_answers_with_is_found_by_sync_job_before_it_is_projected() {
+    // No projector: the job never reaches `sync_jobs`, as when the projector lags.
+    let app = TestApp::spawn_without_projector().await;
+    let issued = api::keys::issue(
+        &app.ledger,
+        "replayer",
+        domain::scope::Permissions::parse(["admin"]).unwrap(),
+        None,
+        tests::app::metadata(),
+    )
+    .await
+    .unwrap();
+    let key = issued.key.expose_secret().to_owned();
+    let data = ok(
+        &app,
+        &key,
+        "mutation { replayDeadLetters { id jobType } }",
+        json!({}),
+    )
+    .await;
+    let id = data["replayDeadLetters"]["id"].as_str().unwrap().to_owned();
+    let query = "query($id: ID!) { syncJob(id: $id) { id jobType parameters } }";
+    let job = ok(&app, &key, query, json!({ "id": id })).await;
+    assert_eq!(job["syncJob"]["id"], id.as_str());
+    assert_eq!(job["syncJob"]["jobType"], "dead_letter_replay");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM sync_jobs WHERE id = {id}"))
+            .await,
+        0,
+        "answered from the log, not the read model"
+    );
 }
 
 #[tokio::test]
