@@ -298,12 +298,15 @@ async fn serve_roles(
                 .await
         })
     };
+    // Roles ride out database outages by themselves; one that ends before shutdown
+    // met a fault that will not pass (a deployment fault, a panic): the process
+    // stops, and exits non-zero so that a supervisor restarts it or says so.
+    let mut failed = None;
     tokio::select! {
         _ = shutdown.cancelled() => {}
         Some(ended) = workers.join_next() => {
-            // A role ended on its own: that is a failure of the process.
             shutdown.cancel();
-            report_role_end(ended);
+            failed = Some(report_role_end(ended));
         }
     }
     shutdown.cancel();
@@ -312,6 +315,9 @@ async fn serve_roles(
     }
     server.await??;
     upkeep.await?;
+    if let Some(reason) = failed {
+        anyhow::bail!("stopped because a role ended: {reason}");
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -354,11 +360,18 @@ fn dispatcher_config(settings: &Settings) -> anyhow::Result<dispatcher::Dispatch
     })
 }
 
-fn report_role_end(ended: Result<anyhow::Result<()>, tokio::task::JoinError>) {
+/// Logs how a role ended; what to say of it.
+fn report_role_end(ended: Result<anyhow::Result<()>, tokio::task::JoinError>) -> String {
     match ended {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!("{err:#}"),
-        Err(err) => tracing::error!(%err, "a role panicked"),
+        Ok(Ok(())) => "a role returned before shutdown".to_owned(),
+        Ok(Err(err)) => {
+            tracing::error!("{err:#}");
+            format!("{err:#}")
+        }
+        Err(err) => {
+            tracing::error!(%err, "a role panicked");
+            format!("a role panicked: {err}")
+        }
     }
 }
 

@@ -119,19 +119,22 @@ impl ApiError {
     /// reached (no connection within the pool's timeout, a broken connection), a 500
     /// otherwise.
     pub fn from_database(err: sqlx::Error) -> Self {
-        if store::db::is_unreachable(&err) {
-            Self::Unavailable {
-                code: "database_unavailable",
-                detail: "the database cannot be reached; try again shortly".into(),
-            }
-        } else {
-            Self::internal(err)
-        }
+        Self::internal(err)
     }
 
-    /// A 500 from any error.
+    /// A 500 from any error; a 503 `database_unavailable` (with `Retry-After`) when
+    /// anything in its chain of causes says the database cannot be reached now, so
+    /// that clients retry what an outage refused.
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self::Internal(err.into())
+        let err = err.into();
+        if database_unreachable(&*err) {
+            tracing::warn!(error = %err, "the database cannot be reached");
+            return Self::Unavailable {
+                code: "database_unavailable",
+                detail: "the database cannot be reached; try again shortly".into(),
+            };
+        }
+        Self::Internal(err)
     }
 
     /// The HTTP status.
@@ -181,6 +184,24 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait after a 503 `database_unavailable`.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether `err` or any of its causes is a database error meaning "unreachable now".
+fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(store::db::is_unreachable)
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(source) = &self {
@@ -188,13 +209,15 @@ impl IntoResponse for ApiError {
         }
         let status = self.status();
         let mut response = (status, Json(self.body())).into_response();
-        if let Self::RateLimited {
-            retry_after_secs, ..
-        } = &self
-        {
-            if let Ok(value) = retry_after_secs.to_string().parse() {
-                response.headers_mut().insert("retry-after", value);
-            }
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(value) = retry_after.and_then(|secs| secs.to_string().parse().ok()) {
+            response.headers_mut().insert("retry-after", value);
         }
         response
     }

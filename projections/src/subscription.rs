@@ -192,6 +192,9 @@ pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error
     })
 }
 
+/// The longest pause between two attempts to reach a lost database.
+pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
 /// First pause after an empty read that left committed events behind the horizon;
 /// it doubles up to the poll interval while they stay there.
 const HORIZON_PAUSE_MIN: Duration = Duration::from_millis(1);
@@ -324,9 +327,41 @@ impl<H: Handler> Subscription<H> {
     }
 
     /// Waits to become the active instance, then applies batches until `shutdown`.
-    /// Database errors are retried; a poison event stops the subscription (recorded
-    /// in `subscription_checkpoints`) and is returned.
+    ///
+    /// Losing the database (a restart, a failover, a pool that times out) is ridden
+    /// out: the subscription starts over from its checkpoint, after a pause that
+    /// doubles from [`SubscriptionConfig::retry_delay`] up to [`MAX_RETRY_PAUSE`],
+    /// waiting its turn for the advisory lock again (another process may have taken
+    /// over). An event it cannot apply stops it where it is until an operator
+    /// decides (see [`Subscription::load_parked`]). It returns an error only for a
+    /// database error that will come again (a missing table, say): a deployment
+    /// fault that should stop the process.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), SubscriptionError> {
+        let name = self.handler.name();
+        let mut pause = self.config.retry_delay;
+        loop {
+            let started = tokio::time::Instant::now();
+            match self.run_once(&shutdown).await {
+                Ok(()) => return Ok(()),
+                Err(SubscriptionError::Database(err)) if !store::db::is_deterministic(&err) => {
+                    // A run that went well for a while starts the pauses over.
+                    if started.elapsed() > MAX_RETRY_PAUSE {
+                        pause = self.config.retry_delay;
+                    }
+                    tracing::warn!(subscription = %name, error = %err, retry_in_ms = pause.as_millis() as u64, "lost the database; starting over from the checkpoint");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn run_once(&self, shutdown: &CancellationToken) -> Result<(), SubscriptionError> {
+        let shutdown = shutdown.clone();
         let name = self.handler.name().to_owned();
         let Some(lock) = self.acquire_lock(&shutdown).await? else {
             return Ok(());
@@ -409,6 +444,11 @@ impl<H: Handler> Subscription<H> {
                         false => break Ok(()),
                     }
                 }
+                Err(HandlerError::Database(err)) if store::db::is_unreachable(&err) => {
+                    // The advisory lock's connection is likely gone too: start over,
+                    // taking the lock again.
+                    break Err(SubscriptionError::Database(err));
+                }
                 Err(err @ (HandlerError::Database(_) | HandlerError::Superseded)) => {
                     tracing::warn!(subscription = %name, %err, "batch failed; retrying");
                     tokio::select! {
@@ -448,7 +488,9 @@ impl<H: Handler> Subscription<H> {
                 _ = tokio::time::sleep(self.config.poll_interval) => {}
             }
         };
-        lock.close().await?;
+        if let Err(err) = lock.close().await {
+            tracing::debug!(subscription = %name, %err, "closing the lock's connection failed");
+        }
         result
     }
 

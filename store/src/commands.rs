@@ -31,17 +31,45 @@ pub struct Executed<A: Aggregate> {
 }
 
 /// Why a command did not run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum CommandError<E: std::error::Error + 'static> {
     /// The aggregate refused the command: a broken business rule.
-    #[error(transparent)]
     Rejected(E),
     /// The stream kept being written concurrently.
-    #[error("the stream kept changing under the command ({MAX_CONFLICT_RETRIES} retries)")]
     Conflict,
     /// The event store failed.
-    #[error("event store")]
-    Store(#[source] AggregateError<E>),
+    Store(AggregateError<E>),
+}
+
+impl<E: std::error::Error + 'static> std::fmt::Display for CommandError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rejected(err) => std::fmt::Display::fmt(err, f),
+            Self::Conflict => write!(
+                f,
+                "the stream kept changing under the command ({MAX_CONFLICT_RETRIES} retries)"
+            ),
+            Self::Store(_) => f.write_str("event store"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CommandError<E> {
+    /// The cause. For a store failure, the database's own error inside cqrs-es's
+    /// (whose variants name no source), so that callers can tell an unreachable
+    /// database from a refusal by walking the chain.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Rejected(err) => err.source(),
+            Self::Conflict => None,
+            Self::Store(
+                AggregateError::DatabaseConnectionError(inner)
+                | AggregateError::DeserializationError(inner)
+                | AggregateError::UnexpectedError(inner),
+            ) => Some(inner.as_ref()),
+            Self::Store(other) => Some(other),
+        }
+    }
 }
 
 /// Executes commands of one aggregate type against the event store.

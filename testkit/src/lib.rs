@@ -85,7 +85,9 @@ fn start_server() -> anyhow::Result<Server> {
 
 /// Starts a throw-away cluster in a temporary folder, and a reaper process that stops
 /// it and removes the folder once this test binary has exited, however it exits.
-fn temporary_cluster() -> anyhow::Result<ManagedCluster> {
+/// Tests that stop and start a server themselves (a database outage) take one of
+/// their own; the reaper stops whichever server the folder holds at the end.
+pub fn temporary_cluster() -> anyhow::Result<ManagedCluster> {
     let root = std::env::temp_dir().join(format!(
         "ledger-test-{}-{}",
         std::process::id(),

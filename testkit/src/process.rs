@@ -83,6 +83,20 @@ impl Ledgerd {
         Ok(status)
     }
 
+    /// Waits, without a signal, for the process to end by itself within `limit`.
+    pub async fn wait_exit(mut self, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if start.elapsed() > limit {
+                bail!("ledgerd still running after {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Sends SIGKILL: the process dies at once, whatever it was doing.
     pub fn kill(mut self) -> anyhow::Result<()> {
         signal(self.child.id(), nix::sys::signal::Signal::SIGKILL)?;
