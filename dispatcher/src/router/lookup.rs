@@ -1,12 +1,14 @@
-//! What the router reads from the read models: the live routes of a batch's event
-//! types, and how far the read-model projector has come; and from the log, which
-//! of a batch's events are routed already.
+//! What the router reads from the read models: the endpoints and mapping versions
+//! a batch's events may go to and where in the log each counted, how far the
+//! read-model projector has come; and from the log, which of a batch's events are
+//! routed already.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use domain::{EndpointId, MappingId};
 use projections::subscription::Cursor;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row as _};
 
 /// One endpoint an event type goes to, with the mapping version to use.
@@ -17,49 +19,153 @@ pub(crate) struct Route {
     pub mapping_version: u32,
 }
 
-/// The live mapping per (event_type, target_system) is the highest version, if it is
-/// not retired (docs/events.md, `MappingRetired`); it routes to every active endpoint
-/// of that system.
-const ROUTES: &str = "\
-    WITH latest AS ( \
-        SELECT DISTINCT ON (event_type, target_system) \
-               id, event_type, target_system, version_number, retired_at \
-        FROM event_mappings \
-        WHERE event_type = ANY($1) \
-        ORDER BY event_type, target_system, version_number DESC \
-    ) \
-    SELECT l.event_type, e.id AS endpoint_id, l.id AS mapping_id, l.version_number \
-    FROM latest l \
-    JOIN webhook_endpoints e ON e.system_name = l.target_system AND e.status_id = $2 \
-    WHERE l.retired_at IS NULL \
-    ORDER BY l.event_type, e.id";
+/// A mapping version, and where in the log it went live and was retired.
+#[derive(Debug, Clone)]
+struct MappingSpan {
+    id: MappingId,
+    target_system: String,
+    version: i32,
+    published: Cursor,
+    retired: Option<Cursor>,
+}
 
-/// The routes of every event type in `event_types`, in one query; a type without
-/// any is absent from the map.
-pub(crate) async fn routes(
-    conn: &mut PgConnection,
-    event_types: &[String],
-) -> Result<HashMap<String, Vec<Route>>, sqlx::Error> {
-    let rows = sqlx::query(ROUTES)
-        .bind(event_types)
-        .bind(domain::status::EndpointStatus::Active.id())
-        .fetch_all(conn)
-        .await?;
-    let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
-    for row in rows {
-        let version: i32 = row.try_get("version_number")?;
-        let route = Route {
-            endpoint_id: EndpointId::new(row.try_get("endpoint_id")?),
-            mapping_id: MappingId::new(row.try_get("mapping_id")?),
-            // The column's CHECK keeps it positive.
-            mapping_version: u32::try_from(version).unwrap_or_default(),
-        };
-        routes
-            .entry(row.try_get("event_type")?)
-            .or_default()
-            .push(route);
+/// An endpoint, and where in the log it was registered and deleted.
+#[derive(Debug, Clone)]
+struct EndpointSpan {
+    id: EndpointId,
+    registered: Cursor,
+    deleted: Option<Cursor>,
+}
+
+/// The endpoints and mapping versions a batch's events may be routed to, with where
+/// in the log each started and stopped counting (ADR 0014), to answer for each
+/// event as of its own place in the log.
+#[derive(Debug, Default)]
+pub(crate) struct RouteTable {
+    /// Every version of every mapping of the batch's event types, by event type.
+    mappings: HashMap<String, Vec<MappingSpan>>,
+    /// The endpoints of their target systems not deleted before the batch, by system.
+    endpoints: HashMap<String, Vec<EndpointSpan>>,
+}
+
+const MAPPINGS: &str = "\
+    SELECT id, event_type, target_system, version_number, \
+           published_tx, published_position, retired_tx, retired_position \
+    FROM event_mappings WHERE event_type = ANY($1)";
+
+const ENDPOINTS: &str = "\
+    SELECT id, system_name, registered_tx, registered_position, deleted_tx, deleted_position \
+    FROM webhook_endpoints \
+    WHERE system_name = ANY($1) \
+      AND (deleted_tx IS NULL OR (deleted_tx, deleted_position) > ($2, $3))";
+
+/// A (tx_id, position) pair of two columns; `None` when the first is null.
+fn cursor_of(row: &PgRow, tx: &str, position: &str) -> Result<Option<Cursor>, sqlx::Error> {
+    let tx_id: Option<i64> = row.try_get(tx)?;
+    let position: Option<i64> = row.try_get(position)?;
+    Ok(tx_id.map(|tx_id| Cursor {
+        tx_id,
+        position: position.unwrap_or_default(),
+    }))
+}
+
+impl RouteTable {
+    /// Loads what the events of `event_types` from `from` on (in the global order)
+    /// can be routed to: two queries.
+    pub(crate) async fn load(
+        conn: &mut PgConnection,
+        event_types: &[String],
+        from: Cursor,
+    ) -> Result<Self, sqlx::Error> {
+        let mut table = Self::default();
+        let mut systems = HashSet::new();
+        for row in sqlx::query(MAPPINGS)
+            .bind(event_types)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let target_system: String = row.try_get("target_system")?;
+            systems.insert(target_system.clone());
+            let span = MappingSpan {
+                id: MappingId::new(row.try_get("id")?),
+                target_system,
+                version: row.try_get("version_number")?,
+                // A row without a position (none is written so) counts from the start.
+                published: cursor_of(&row, "published_tx", "published_position")?
+                    .unwrap_or_default(),
+                retired: cursor_of(&row, "retired_tx", "retired_position")?,
+            };
+            table
+                .mappings
+                .entry(row.try_get("event_type")?)
+                .or_default()
+                .push(span);
+        }
+        if systems.is_empty() {
+            return Ok(table);
+        }
+        let systems: Vec<String> = systems.into_iter().collect();
+        for row in sqlx::query(ENDPOINTS)
+            .bind(&systems)
+            .bind(from.tx_id)
+            .bind(from.position)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let span = EndpointSpan {
+                id: EndpointId::new(row.try_get("id")?),
+                registered: cursor_of(&row, "registered_tx", "registered_position")?
+                    .unwrap_or_default(),
+                deleted: cursor_of(&row, "deleted_tx", "deleted_position")?,
+            };
+            table
+                .endpoints
+                .entry(row.try_get("system_name")?)
+                .or_default()
+                .push(span);
+        }
+        Ok(table)
     }
-    Ok(routes)
+
+    /// The routes of an event of `event_type` at `at` in the log, by endpoint id:
+    /// for each target system, the highest mapping version published before `at`,
+    /// unless retired before `at`, to every endpoint of that system registered
+    /// before `at` and not deleted before it. Disabled endpoints count: their
+    /// deliveries wait in the queue until they are enabled (ADR 0014).
+    pub(crate) fn at(&self, event_type: &str, at: Cursor) -> Vec<Route> {
+        let Some(mappings) = self.mappings.get(event_type) else {
+            return Vec::new();
+        };
+        let mut live: HashMap<&str, &MappingSpan> = HashMap::new();
+        for mapping in mappings.iter().filter(|m| m.published < at) {
+            let latest = live
+                .entry(mapping.target_system.as_str())
+                .or_insert(mapping);
+            if mapping.version > latest.version {
+                *latest = mapping;
+            }
+        }
+        let mut routes = Vec::new();
+        for (system, mapping) in live {
+            if mapping.retired.is_some_and(|retired| retired < at) {
+                continue;
+            }
+            let endpoints = self.endpoints.get(system).map_or(&[][..], Vec::as_slice);
+            routes.extend(
+                endpoints
+                    .iter()
+                    .filter(|e| e.registered < at && e.deleted.is_none_or(|d| d > at))
+                    .map(|e| Route {
+                        endpoint_id: e.id,
+                        mapping_id: mapping.id,
+                        // The column's CHECK keeps it positive.
+                        mapping_version: u32::try_from(mapping.version).unwrap_or_default(),
+                    }),
+            );
+        }
+        routes.sort_by_key(|r| r.endpoint_id.get());
+        routes
+    }
 }
 
 /// Waits until the subscription `name` (the read-model projector) has applied

@@ -1,10 +1,15 @@
 //! The router: a checkpointed subscription that fans every received event out to
 //! one delivery per subscribed endpoint (DESIGN decisions 4 and 6).
 //!
-//! For each `EventReceived` in a batch it looks up the active endpoints whose
-//! system has a live mapping for the event's type (one query for the whole batch),
-//! records the fan-out on the event (`RecordRouting`, new delivery ids; an empty
-//! fan-out records the event as unroutable), then sends `Schedule` to each
+//! For each `EventReceived` in a batch it finds the endpoints and mapping versions
+//! the event goes to as of its own place in the log (ADR 0014): for each target
+//! system, the mapping version live at that place, to every endpoint of the system
+//! registered before it and not deleted before it, disabled ones included (their
+//! deliveries wait in the queue). The read models record where in the log each
+//! endpoint and mapping version started and stopped counting, so one load serves a
+//! whole batch and the answer does not depend on how far behind the router is. It
+//! then records the fan-out on the event (`RecordRouting`, new delivery ids; an
+//! empty fan-out records the event as unroutable) and sends `Schedule` to each
 //! delivery's own stream.
 //!
 //! # Idempotency and the checkpoint
@@ -165,18 +170,19 @@ impl Router {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let routes = lookup::routes(tx, &types).await?;
+        // Each event is routed as of its own place in the log, whatever the read
+        // models have applied since (ADR 0014).
+        let table = lookup::RouteTable::load(tx, &types, received[0].cursor).await?;
         let streams: Vec<String> = received.iter().map(|r| r.stream.clone()).collect();
         let routed = lookup::already_routed(tx, &streams).await?;
-        let no_routes = Vec::new();
         // Indices, not references, keep the closure free of a higher-ranked lifetime
         // that the `Send` check of `async_trait` cannot prove.
         let results: Vec<_> = stream::iter(0..received.len())
             .map(|i| {
                 let event = &received[i];
-                let routes = routes.get(event.event_type.as_str()).unwrap_or(&no_routes);
+                let routes = table.at(event.event_type.as_str(), event.cursor);
                 let replayed = routed.contains(&event.stream);
-                async move { (event, self.route_one(event, routes, replayed).await) }
+                async move { (event, self.route_one(event, &routes, replayed).await) }
             })
             .buffer_unordered(self.config.concurrency)
             .collect()

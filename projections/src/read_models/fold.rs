@@ -419,6 +419,10 @@ impl Batch {
                     disabled_reason: None,
                     retry_schedule_json: policy_json(retry_policy),
                     timeout_ms: i32::try_from(*timeout_ms).unwrap_or(i32::MAX),
+                    registered_tx: Some(stored.tx_id),
+                    registered_position: Some(stored.position),
+                    deleted_tx: None,
+                    deleted_position: None,
                 },
             );
             return Ok(());
@@ -472,6 +476,8 @@ impl Batch {
             }
             EndpointEvent::EndpointDeleted { deleted_at, .. } => {
                 row.status_id = EndpointStatus::Deleted.id();
+                row.deleted_tx = Some(stored.tx_id);
+                row.deleted_position = Some(stored.position);
                 *deleted_at
             }
         };
@@ -503,6 +509,10 @@ impl Batch {
                     version_number: i32::try_from(*version).unwrap_or(i32::MAX),
                     published_at: *published_at,
                     retired_at: None,
+                    published_tx: Some(stored.tx_id),
+                    published_position: Some(stored.position),
+                    retired_tx: None,
+                    retired_position: None,
                 },
             ),
             EventMappingEvent::MappingRetired {
@@ -512,6 +522,8 @@ impl Batch {
             } => {
                 let row = found(self.mappings.get_mut(mapping_id.get()), stored, "mapping")?;
                 row.retired_at = Some(*retired_at);
+                row.retired_tx = Some(stored.tx_id);
+                row.retired_position = Some(stored.position);
             }
         }
         Ok(())

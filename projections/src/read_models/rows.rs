@@ -108,6 +108,13 @@ pub struct EndpointRow {
     pub disabled_reason: Option<String>,
     pub retry_schedule_json: Option<Value>,
     pub timeout_ms: i32,
+    /// Where in the log (tx_id, position) it starts being routed to: its
+    /// `EndpointRegistered` (ADR 0014).
+    pub registered_tx: Option<i64>,
+    pub registered_position: Option<i64>,
+    /// Where it stops: its `EndpointDeleted`.
+    pub deleted_tx: Option<i64>,
+    pub deleted_position: Option<i64>,
 }
 
 /// `integration_events`.
@@ -136,6 +143,13 @@ pub struct MappingRow {
     pub version_number: i32,
     pub published_at: DateTime<Utc>,
     pub retired_at: Option<DateTime<Utc>>,
+    /// Where in the log (tx_id, position) this version goes live: its
+    /// `MappingPublished` (ADR 0014); a later version's ends it.
+    pub published_tx: Option<i64>,
+    pub published_position: Option<i64>,
+    /// Its `MappingRetired`, if retired.
+    pub retired_tx: Option<i64>,
+    pub retired_position: Option<i64>,
 }
 
 /// `webhook_deliveries`.
@@ -221,13 +235,15 @@ pub const API_KEY_COLUMNS: &str = "id, name, key_hash, permissions_json, status_
 /// See [`API_KEY_COLUMNS`].
 pub const ENDPOINT_COLUMNS: &str = "id, system_name, url, secret, status_id, created_at, \
     updated_at, previous_secret, previous_secret_expires_at, disabled_reason, \
-    retry_schedule_json, timeout_ms";
+    retry_schedule_json, timeout_ms, registered_tx, registered_position, deleted_tx, \
+    deleted_position";
 /// See [`API_KEY_COLUMNS`].
 pub const EVENT_COLUMNS: &str = "id, event_type, source_system, payload_json, status_id, \
     created_at, updated_at, event_key, channel, delivery_count";
 /// See [`API_KEY_COLUMNS`].
-pub const MAPPING_COLUMNS: &str =
-    "id, event_type, target_system, mapping_json, version, version_number, published_at, retired_at";
+pub const MAPPING_COLUMNS: &str = "id, event_type, target_system, mapping_json, version, \
+    version_number, published_at, retired_at, published_tx, published_position, retired_tx, \
+    retired_position";
 /// See [`API_KEY_COLUMNS`].
 pub const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, status_id, attempts, \
     last_attempt_at, response_code, event_created_at, mapping_id, mapping_version, \
@@ -343,6 +359,10 @@ pub async fn upsert_endpoints(
             "text",
             "jsonb",
             "integer",
+            "bigint",
+            "bigint",
+            "bigint",
+            "bigint",
         ],
         "id",
         "",
@@ -360,6 +380,10 @@ pub async fn upsert_endpoints(
         .bind(column!(rows, disabled_reason))
         .bind(column!(rows, retry_schedule_json))
         .bind(column!(rows, timeout_ms))
+        .bind(column!(rows, registered_tx))
+        .bind(column!(rows, registered_position))
+        .bind(column!(rows, deleted_tx))
+        .bind(column!(rows, deleted_position))
         .execute(conn)
         .await?;
     Ok(())
@@ -424,6 +448,10 @@ pub async fn upsert_mappings(
             "integer",
             "timestamptz",
             "timestamptz",
+            "bigint",
+            "bigint",
+            "bigint",
+            "bigint",
         ],
         "id",
         "",
@@ -437,6 +465,10 @@ pub async fn upsert_mappings(
         .bind(column!(rows, version_number))
         .bind(column!(rows, published_at))
         .bind(column!(rows, retired_at))
+        .bind(column!(rows, published_tx))
+        .bind(column!(rows, published_position))
+        .bind(column!(rows, retired_tx))
+        .bind(column!(rows, retired_position))
         .execute(conn)
         .await?;
     Ok(())

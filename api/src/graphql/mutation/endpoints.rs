@@ -311,7 +311,8 @@ impl EndpointMutations {
             .map_err(FieldError::into_graphql)
     }
 
-    /// Stops deliveries to the endpoint; they wait, nothing is dropped.
+    /// Stops deliveries to the endpoint; they wait, nothing is dropped: events
+    /// logged while it is disabled are routed to it too and wait until it is enabled.
     #[graphql(guard = "ScopeGuard(Scope::EndpointsWrite)")]
     async fn disable_endpoint(&self, ctx: &Context<'_>, id: ID) -> Answer<EndpointNode> {
         let command = EndpointCommand::Disable {
@@ -330,7 +331,7 @@ impl EndpointMutations {
             .map_err(FieldError::into_graphql)
     }
 
-    /// Deletes the endpoint for good.
+    /// Deletes the endpoint for good: events logged after this are not routed to it.
     #[graphql(guard = "ScopeGuard(Scope::EndpointsWrite)")]
     async fn delete_endpoint(&self, ctx: &Context<'_>, id: ID) -> Answer<EndpointNode> {
         change(ctx, &id, EndpointCommand::Delete)

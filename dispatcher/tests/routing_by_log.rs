@@ -1,0 +1,290 @@
+#![allow(clippy::unwrap_used)]
+//! Routing by the log (ADR 0014): each event goes to the endpoints and mapping
+//! versions as they stood at its own place in the log, however far behind the
+//! router is and whatever changed since.
+
+mod support;
+
+use std::collections::{BTreeSet, HashMap};
+
+use cqrs_es::Aggregate as _;
+use dispatcher::{Router, RouterConfig};
+use domain::endpoint::{self, DisableReason, Endpoint, EndpointCommand, EndpointEvent};
+use domain::event_mapping::{self, EventMapping, EventMappingCommand, EventMappingEvent};
+use domain::integration_event::IntegrationEventEvent;
+use domain::status::{DeliveryStatus, EndpointStatus};
+use domain::values::{EventType, SystemName};
+use domain::EndpointId;
+use projections::subscription::{checkpoint, Subscription, SubscriptionConfig};
+use serde_json::json;
+use sqlx::Row as _;
+use store::commands::CommandError;
+use support::hooks::Hooks;
+use support::pipeline::{metadata, EndpointSpec, Pipeline};
+use url::Url;
+
+const SYSTEMS: [&str; 2] = ["crm", "billing"];
+const TYPES: [&str; 2] = ["order.created", "order.paid"];
+
+/// (endpoint, mapping, mapping version) of one delivery.
+type Fanout = BTreeSet<(i64, i64, u32)>;
+
+/// A small deterministic generator (xorshift), so that a failure replays.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % sides as u64) as usize
+    }
+}
+
+/// Runs a command whose refusal (disabling a disabled endpoint, retiring a retired
+/// mapping, anything after a delete) is part of a random history.
+fn accepted<T, E: std::error::Error>(result: Result<T, CommandError<E>>) {
+    match result {
+        Ok(_) | Err(CommandError::Rejected(_)) => {}
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
+/// What the log says each event should go to: the log replayed up to the event, with
+/// the domain's own aggregates (a mapping's live version; endpoints not deleted,
+/// disabled ones included), and what the router recorded for it.
+async fn expected_and_recorded(p: &Pipeline) -> (Vec<(i64, Fanout)>, HashMap<i64, Fanout>, usize) {
+    let rows = sqlx::query(
+        "SELECT aggregate_type, aggregate_id, payload::jsonb AS payload FROM events \
+         WHERE aggregate_type IN ('Endpoint', 'EventMapping', 'IntegrationEvent') \
+         ORDER BY tx_id, position",
+    )
+    .fetch_all(p.pool())
+    .await
+    .unwrap();
+    let mut endpoints: HashMap<String, Endpoint> = HashMap::new();
+    let mut mappings: HashMap<String, EventMapping> = HashMap::new();
+    let mut expected = Vec::new();
+    let mut recorded = HashMap::new();
+    let mut to_disabled = 0;
+    for row in rows {
+        let stream: String = row.get("aggregate_id");
+        let payload: serde_json::Value = row.get("payload");
+        match row.get::<String, _>("aggregate_type").as_str() {
+            "Endpoint" => {
+                let event: EndpointEvent = serde_json::from_value(payload).unwrap();
+                endpoints.entry(stream).or_default().apply(event);
+            }
+            "EventMapping" => {
+                let event: EventMappingEvent = serde_json::from_value(payload).unwrap();
+                mappings.entry(stream).or_default().apply(event);
+            }
+            _ => match serde_json::from_value::<IntegrationEventEvent>(payload).unwrap() {
+                IntegrationEventEvent::EventReceived {
+                    event_id,
+                    event_type,
+                    ..
+                } => {
+                    let mut fanout = Fanout::new();
+                    for live in mappings.values().filter_map(EventMapping::live) {
+                        if live.event_type != event_type {
+                            continue;
+                        }
+                        for d in endpoints.values().filter_map(Endpoint::details) {
+                            if d.system_name == live.target_system
+                                && d.status != EndpointStatus::Deleted
+                            {
+                                to_disabled += usize::from(d.status == EndpointStatus::Disabled);
+                                fanout.insert((
+                                    d.endpoint_id.get(),
+                                    live.mapping_id.get(),
+                                    live.version,
+                                ));
+                            }
+                        }
+                    }
+                    expected.push((event_id.get(), fanout));
+                }
+                IntegrationEventEvent::EventRouted {
+                    event_id,
+                    deliveries,
+                    ..
+                } => {
+                    let fanout = deliveries
+                        .iter()
+                        .map(|d| (d.endpoint_id.get(), d.mapping_id.get(), d.mapping_version))
+                        .collect();
+                    assert!(recorded.insert(event_id.get(), fanout).is_none());
+                }
+                IntegrationEventEvent::EventUnroutable { event_id, .. } => {
+                    assert!(recorded.insert(event_id.get(), Fanout::new()).is_none());
+                }
+            },
+        }
+    }
+    (expected, recorded, to_disabled)
+}
+
+#[tokio::test]
+async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_mappings_change_under_a_lagging_router(
+) {
+    let p = Pipeline::bare().await;
+    let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
+    // Small batches: changes fall inside batches as well as between them.
+    let config = SubscriptionConfig {
+        batch_size: 7,
+        ..SubscriptionConfig::default()
+    };
+    let router = Subscription::new(
+        p.pool().clone(),
+        Router::new(
+            p.ledger.clone(),
+            RouterConfig {
+                subscription: config.clone(),
+                ..RouterConfig::default()
+            },
+        ),
+        config,
+    );
+    let mut cursor = checkpoint(p.pool(), dispatcher::ROUTER_NAME).await.unwrap();
+    let mut endpoints: Vec<EndpointId> = Vec::new();
+    for system in SYSTEMS {
+        endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id);
+        endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id);
+    }
+    for event_type in TYPES {
+        for system in SYSTEMS {
+            p.publish(event_type, system, ".").await;
+        }
+    }
+
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    let mut received = 0;
+    for step in 0..260 {
+        let endpoint = endpoints[dice.roll(endpoints.len())];
+        let stream = endpoint::stream_id(endpoint);
+        let (event_type, system) = (TYPES[dice.roll(2)], SYSTEMS[dice.roll(2)]);
+        let mapping_stream = event_mapping::stream_id(
+            &EventType::parse(event_type).unwrap(),
+            &SystemName::parse(system).unwrap(),
+        );
+        match dice.roll(100) {
+            0..=39 => {
+                received += 1;
+                p.receive(&format!("e-{step}"), event_type, json!({"step": step}))
+                    .await;
+            }
+            40..=49 => {
+                let disable = EndpointCommand::Disable {
+                    reason: DisableReason::Manual,
+                };
+                accepted(
+                    p.ledger
+                        .endpoints()
+                        .execute(&stream, disable, metadata().into_map())
+                        .await,
+                );
+            }
+            50..=59 => {
+                let enable = EndpointCommand::Enable;
+                accepted(
+                    p.ledger
+                        .endpoints()
+                        .execute(&stream, enable, metadata().into_map())
+                        .await,
+                );
+            }
+            60..=62 => {
+                let delete = EndpointCommand::Delete;
+                accepted(
+                    p.ledger
+                        .endpoints()
+                        .execute(&stream, delete, metadata().into_map())
+                        .await,
+                );
+            }
+            63..=67 => endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id),
+            68..=77 => {
+                p.publish(event_type, system, &format!("{{step: {step}}}"))
+                    .await;
+            }
+            78..=87 => {
+                let retire = EventMappingCommand::Retire;
+                accepted(
+                    p.ledger
+                        .mappings()
+                        .execute(&mapping_stream, retire, metadata().into_map())
+                        .await,
+                );
+            }
+            _ => {
+                // The router catches up a little, the projector (which it waits for)
+                // all the way: the rest of the events stay in flight.
+                projections::read_models::catch_up(p.pool()).await.unwrap();
+                if let Some(next) = router.step(cursor).await.unwrap() {
+                    cursor = next;
+                }
+            }
+        }
+    }
+    projections::read_models::catch_up(p.pool()).await.unwrap();
+    while let Some(next) = router.step(cursor).await.unwrap() {
+        cursor = next;
+    }
+
+    let (expected, recorded, to_disabled) = expected_and_recorded(&p).await;
+    assert_eq!(expected.len(), received);
+    for (event_id, fanout) in &expected {
+        assert_eq!(
+            recorded.get(event_id),
+            Some(fanout),
+            "event {event_id}: routed otherwise than the log up to it says"
+        );
+    }
+    // The history exercised what matters: deliveries to disabled endpoints, events
+    // without any route, events to several mapping versions.
+    assert!(to_disabled > 0, "no event went to a disabled endpoint");
+    assert!(expected.iter().any(|(_, f)| f.is_empty()));
+    let versions: BTreeSet<u32> = expected
+        .iter()
+        .flat_map(|(_, f)| f.iter().map(|d| d.2))
+        .collect();
+    assert!(versions.len() > 2, "{versions:?}");
+}
+
+#[tokio::test]
+async fn an_event_logged_while_its_endpoint_is_disabled_waits_for_it_and_a_deleted_endpoint_gets_nothing(
+) {
+    let p = Pipeline::start().await;
+    let hooks = Hooks::start().await;
+    let paused = p
+        .register("crm", &hooks.url("/paused"), EndpointSpec::default())
+        .await;
+    let deleted = p
+        .register("crm", &hooks.url("/deleted"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    let disable = EndpointCommand::Disable {
+        reason: DisableReason::Manual,
+    };
+    p.endpoint_command(paused.id, disable).await;
+    p.endpoint_command(deleted.id, EndpointCommand::Delete)
+        .await;
+
+    let event = p
+        .receive("while-disabled", "order.created", json!({}))
+        .await;
+    // Routed to the disabled endpoint, where it waits: the dispatcher claims only
+    // active endpoints' deliveries.
+    p.wait_status(event, paused.id, DeliveryStatus::Pending.id())
+        .await;
+    assert!(hooks.hits("/paused").is_empty());
+    assert!(p.delivery(event, deleted.id).await.is_none());
+
+    p.endpoint_command(paused.id, EndpointCommand::Enable).await;
+    p.wait_status(event, paused.id, DeliveryStatus::Succeeded.id())
+        .await;
+    assert_eq!(hooks.hits("/paused").len(), 1);
+    assert!(hooks.hits("/deleted").is_empty());
+    p.stop().await;
+}
