@@ -152,6 +152,17 @@ async fn write(pool: &PgPool, batch: Vec<Pending>) {
                 let _ = pending.reply.send(Ok(()));
             }
         }
+        Some(Err(err)) if crate::db::is_unreachable(&err) => {
+            // The database is gone: retrying command by command would hold this
+            // writer for the pool's timeout once per command. Fail them all now.
+            tracing::warn!(error = %err, commands = batch.len(), "group commit failed: the database cannot be reached");
+            for pending in batch {
+                let lost = std::io::Error::new(std::io::ErrorKind::NotConnected, err.to_string());
+                let _ = pending
+                    .reply
+                    .send(Err(persistence_error(sqlx::Error::Io(lost))));
+            }
+        }
         _ => {
             // One command alone, or a batch that failed: each in its own transaction,
             // so a conflict fails only the command that caused it.

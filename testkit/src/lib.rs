@@ -85,9 +85,17 @@ fn start_server() -> anyhow::Result<Server> {
 
 /// Starts a throw-away cluster in a temporary folder, and a reaper process that stops
 /// it and removes the folder once this test binary has exited, however it exits.
-/// Tests that stop and start a server themselves (a database outage) take one of
-/// their own; the reaper stops whichever server the folder holds at the end.
-pub fn temporary_cluster() -> anyhow::Result<ManagedCluster> {
+/// Without fsync and with asynchronous commit: fast, and it loses the last commits
+/// when the server crashes.
+fn temporary_cluster() -> anyhow::Result<ManagedCluster> {
+    temporary_cluster_with(false)
+}
+
+/// Like the shared test cluster, in a cluster of the test's own; `durable` keeps
+/// fsync and synchronous commit on, as in production, so that a server crashed on
+/// purpose (a database outage) loses no acknowledged commit. The reaper stops
+/// whichever server the folder holds at the end.
+pub fn temporary_cluster_with(durable: bool) -> anyhow::Result<ManagedCluster> {
     let root = std::env::temp_dir().join(format!(
         "ledger-test-{}-{}",
         std::process::id(),
@@ -100,7 +108,7 @@ pub fn temporary_cluster() -> anyhow::Result<ManagedCluster> {
     let data_dir = root.join("pg");
     let cluster = ManagedCluster::start(&ClusterOptions {
         data_dir: data_dir.clone(),
-        durable: false,
+        durable,
     })
     .context("starting the temporary test cluster")?;
     spawn_reaper(&root, &data_dir)?;

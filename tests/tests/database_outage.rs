@@ -58,9 +58,10 @@ async fn receiver() -> (u16, Seen) {
     (port, seen)
 }
 
-/// A cluster of this test's own, a migrated database on it, and its URL.
+/// A durable cluster of this test's own (a crash loses no acknowledged commit, as in
+/// production), a migrated database on it, and its URL.
 async fn database() -> (ManagedCluster, String) {
-    let cluster = tokio::task::spawn_blocking(testkit::temporary_cluster)
+    let cluster = tokio::task::spawn_blocking(|| testkit::temporary_cluster_with(true))
         .await
         .unwrap()
         .unwrap();
@@ -223,7 +224,7 @@ async fn ledgerd_rides_out_its_database_stopping_for_twenty_seconds_under_load()
     tokio::time::sleep(Duration::from_secs(18)).await;
     let options = ClusterOptions {
         data_dir: cluster.data_dir().to_path_buf(),
-        durable: false,
+        durable: true,
     };
     let restarted = tokio::task::spawn_blocking(move || ManagedCluster::start(&options))
         .await
@@ -274,21 +275,55 @@ async fn ledgerd_rides_out_its_database_stopping_for_twenty_seconds_under_load()
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        missing.is_empty(),
-        "{} of {} accepted events never arrived, e.g. {:?}",
-        missing.len(),
-        wanted.len(),
-        &missing[..missing.len().min(5)]
-    );
-    for (key, ids) in seen.lock().unwrap().iter() {
-        assert_eq!(
-            ids.len(),
-            1,
-            "{key} arrived with several webhook-ids: {ids:?}"
+    if let Some(key) = missing.first() {
+        panic!(
+            "{} of {} accepted events never arrived; the streams of {key}: {:#?}",
+            missing.len(),
+            wanted.len(),
+            streams_of(&url, key).await
+        );
+    }
+    let repeated = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(_, ids)| ids.len() > 1)
+        .map(|(key, ids)| (key.clone(), ids.clone()));
+    if let Some((key, ids)) = repeated {
+        panic!(
+            "{key} arrived with several webhook-ids {ids:?}; its streams: {:#?}",
+            streams_of(&url, &key).await
         );
     }
     ledgerd.terminate().unwrap();
+}
+
+/// The event of `key`, its deliveries' streams and their queue rows: what a failure
+/// shows.
+async fn streams_of(url: &str, key: &str) -> Vec<String> {
+    let pool = PgPool::connect(url).await.unwrap();
+    let stream = format!("shop:{key}");
+    let mut lines: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws(' ', position, tx_id, aggregate_type, aggregate_id, sequence, event_type, payload::text) \
+         FROM events WHERE aggregate_id = $1 OR aggregate_id LIKE ( \
+             SELECT (payload -> 'EventReceived' ->> 'event_id') || ':%' FROM events \
+             WHERE aggregate_type = 'IntegrationEvent' AND aggregate_id = $1 AND sequence = 1) \
+         ORDER BY position",
+    )
+    .bind(&stream)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let queue: Vec<String> = sqlx::query_scalar(
+        "SELECT row_to_json(q)::text FROM retry_queue q JOIN webhook_deliveries d ON d.id = q.webhook_delivery_id \
+         JOIN integration_events e ON e.id = d.integration_event_id WHERE e.event_id = $1",
+    )
+    .bind(key)
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_default();
+    lines.extend(queue);
+    lines
 }
 
 #[tokio::test]
