@@ -303,10 +303,16 @@ async fn serve_roles(
     // stops, and exits non-zero so that a supervisor restarts it or says so.
     let mut failed = None;
     tokio::select! {
+        biased;
         _ = shutdown.cancelled() => {}
         Some(ended) = workers.join_next() => {
+            // Roles return Ok once shutdown began; only an end before it is a failure.
+            let stopping = shutdown.is_cancelled();
             shutdown.cancel();
-            failed = Some(report_role_end(ended));
+            let reason = report_role_end(ended);
+            if !stopping {
+                failed = Some(reason);
+            }
         }
     }
     shutdown.cancel();
