@@ -168,6 +168,11 @@ async fn events_held_back_by_a_transaction_that_appends_nothing_are_applied_when
         .await
         .unwrap();
     append(&db.pool, "held").await;
+    // As the group-commit writers do after their commit.
+    sqlx::query("SELECT pg_notify('ledger_events', '')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         seen(&db.pool).await.is_empty(),

@@ -60,8 +60,12 @@ impl GroupCommitRepository {
     pub fn new(pool: PgPool) -> Self {
         let (queue, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
+        // One slot: wake-ups that come while a notification is being sent fold into
+        // the next one.
+        let (wake, wakes) = mpsc::channel(1);
+        tokio::spawn(notifier(pool.clone(), wakes));
         for _ in 0..WRITERS {
-            tokio::spawn(writer(pool.clone(), receiver.clone()));
+            tokio::spawn(writer(pool.clone(), receiver.clone(), wake.clone()));
         }
         Self {
             reads: Arc::new(PostgresEventRepository::new(pool)),
@@ -70,7 +74,31 @@ impl GroupCommitRepository {
     }
 }
 
-async fn writer(pool: PgPool, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
+/// Sends `NOTIFY ledger_events` after commits, outside their transactions.
+///
+/// PostgreSQL serializes the commits of every transaction that notified, holding a
+/// database-wide lock from before the commit until after its WAL flush, so a
+/// notifying INSERT into `events` made every append wait for the previous one's
+/// fsync: no two commits shared a flush, and under load single commits queued for
+/// over a second. A notification alone writes no WAL, so sent on its own after the
+/// commit it holds that lock for microseconds. Subscribers read the log after the
+/// notification, and poll as a fallback, so none is missed.
+async fn notifier(pool: PgPool, mut wakes: mpsc::Receiver<()>) {
+    while wakes.recv().await.is_some() {
+        if let Err(err) = sqlx::query("SELECT pg_notify('ledger_events', '')")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %err, "notifying subscribers failed; they poll");
+        }
+    }
+}
+
+async fn writer(
+    pool: PgPool,
+    receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
+    wake: mpsc::Sender<()>,
+) {
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
@@ -86,7 +114,10 @@ async fn writer(pool: PgPool, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pendin
             }
             batch
         };
-        write(&pool, batch).await;
+        if write(&pool, batch).await {
+            // Full means a notification is on its way already.
+            let _ = wake.try_send(());
+        }
     }
 }
 
@@ -122,7 +153,8 @@ fn unstorable(pending: &Pending) -> Option<UnstorableEvent> {
 
 /// Appends `batch` in one transaction, or command by command when that fails.
 /// A command with an unstorable event fails alone, and nothing of it is written.
-async fn write(pool: &PgPool, batch: Vec<Pending>) {
+/// Whether anything was committed.
+async fn write(pool: &PgPool, batch: Vec<Pending>) -> bool {
     let mut batch = batch;
     batch.retain_mut(|pending| match unstorable(pending) {
         None => true,
@@ -135,7 +167,7 @@ async fn write(pool: &PgPool, batch: Vec<Pending>) {
         }
     });
     if batch.is_empty() {
-        return;
+        return false;
     }
     let all: Vec<(&str, &SerializedEvent)> = batch
         .iter()
@@ -151,6 +183,7 @@ async fn write(pool: &PgPool, batch: Vec<Pending>) {
             for pending in batch {
                 let _ = pending.reply.send(Ok(()));
             }
+            true
         }
         Some(Err(err)) if crate::db::is_unreachable(&err) => {
             // The database is gone: retrying command by command would hold this
@@ -162,10 +195,12 @@ async fn write(pool: &PgPool, batch: Vec<Pending>) {
                     .reply
                     .send(Err(persistence_error(sqlx::Error::Io(lost))));
             }
+            false
         }
         _ => {
             // One command alone, or a batch that failed: each in its own transaction,
             // so a conflict fails only the command that caused it.
+            let mut committed = false;
             for pending in batch {
                 let events: Vec<(&str, &SerializedEvent)> = pending
                     .events
@@ -173,8 +208,10 @@ async fn write(pool: &PgPool, batch: Vec<Pending>) {
                     .map(|e| (pending.aggregate_type, e))
                     .collect();
                 let result = append(pool, &events).await.map_err(persistence_error);
+                committed |= result.is_ok();
                 let _ = pending.reply.send(result);
             }
+            committed
         }
     }
 }

@@ -419,11 +419,25 @@ async fn audit_verify_passes_on_a_clean_log_and_names_the_altered_event() {
 }
 
 #[tokio::test]
-async fn new_events_wake_listeners() {
+async fn appends_wake_listeners_after_their_commit() {
     let db = TestDatabase::new().await;
     let mut listener = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
     listener.listen("ledger_events").await.unwrap();
-    append(&db, "1", 1, "{}").await;
+    // The group-commit writers notify, after the commit and outside its transaction:
+    // a notifying transaction holds a database-wide lock through its WAL flush.
+    let ledger = store::ledger::Ledger::new(
+        db.pool.clone(),
+        domain::Services::deterministic(chrono::Utc::now()),
+    );
+    api::keys::issue(
+        &ledger,
+        "k",
+        domain::scope::Permissions::parse(["events:read"]).unwrap(),
+        None,
+        tests::app::metadata(),
+    )
+    .await
+    .unwrap();
     let notification = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
         .await
         .expect("a notification arrives")
@@ -435,6 +449,14 @@ async fn new_events_wake_listeners() {
         .unwrap();
     assert!(row.get::<i64, _>("position") >= 1);
     assert!(!row.get::<String, _>("tx").is_empty());
+    // The insert itself notifies no one: its transaction must not take that lock.
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'events'::regclass AND tgname = 'events_notify'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(triggers, 0);
 }
 
 #[tokio::test]
