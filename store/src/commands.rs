@@ -104,8 +104,38 @@ where
 
     /// Runs `command` on the stream `aggregate_id`, retrying from a fresh load when
     /// another writer appended to the stream first.
-    #[tracing::instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id), err)]
+    ///
+    /// A refusal is the aggregate's answer, not a fault: it is logged at debug (the
+    /// caller answers with it). A store failure or a stream that kept changing is
+    /// logged as an error.
+    #[tracing::instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id))]
     pub async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: HashMap<String, String>,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
+        let result = self.try_execute(aggregate_id, command, metadata).await;
+        match &result {
+            Err(CommandError::Rejected(refused)) => {
+                tracing::debug!(%refused, "command refused");
+            }
+            Err(err) => {
+                let mut chain = err.to_string();
+                let mut cause = std::error::Error::source(err);
+                while let Some(e) = cause {
+                    chain.push_str(": ");
+                    chain.push_str(&e.to_string());
+                    cause = e.source();
+                }
+                tracing::error!(error = %chain, "command failed");
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn try_execute(
         &self,
         aggregate_id: &str,
         command: A::Command,
