@@ -6,8 +6,7 @@
 //! looking up [`crate::secrets::ApiKeyHash::of_key`] in the `api_keys` projection.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -211,26 +210,11 @@ impl ApiKey {
     }
 }
 
-impl Aggregate for ApiKey {
-    const TYPE: &'static str = "ApiKey";
-    type Command = ApiKeyCommand;
-    type Event = ApiKeyEvent;
-    type Error = ApiKeyError;
-    type Services = Services;
+crate::aggregate!(ApiKey, ApiKeyCommand, ApiKeyEvent, ApiKeyError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl ApiKey {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: ApiKeyEvent) {
         match event {
             ApiKeyEvent::ApiKeyIssued {
                 key_id,

@@ -8,8 +8,7 @@
 //! position. A retired mapping routes nothing until a new version is published.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -219,26 +218,16 @@ impl EventMapping {
     }
 }
 
-impl Aggregate for EventMapping {
-    const TYPE: &'static str = "EventMapping";
-    type Command = EventMappingCommand;
-    type Event = EventMappingEvent;
-    type Error = EventMappingError;
-    type Services = Services;
+crate::aggregate!(
+    EventMapping,
+    EventMappingCommand,
+    EventMappingEvent,
+    EventMappingError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl EventMapping {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: EventMappingEvent) {
         match event {
             EventMappingEvent::MappingPublished {
                 mapping_id,

@@ -14,8 +14,7 @@
 //! primary key; the loser retries the command and gets the no-op.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -255,26 +254,16 @@ impl IntegrationEvent {
     }
 }
 
-impl Aggregate for IntegrationEvent {
-    const TYPE: &'static str = "IntegrationEvent";
-    type Command = IntegrationEventCommand;
-    type Event = IntegrationEventEvent;
-    type Error = IntegrationEventError;
-    type Services = Services;
+crate::aggregate!(
+    IntegrationEvent,
+    IntegrationEventCommand,
+    IntegrationEventEvent,
+    IntegrationEventError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl IntegrationEvent {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: IntegrationEventEvent) {
         match event {
             IntegrationEventEvent::EventReceived {
                 event_id,

@@ -36,6 +36,39 @@
 //! - [`storable`]: what the log may hold (no NUL, which the read models refuse).
 #![warn(missing_docs)]
 
+/// Implements cqrs-es's `Aggregate` for one of the aggregates below, the same way
+/// for all: `handle` writes what the aggregate's own `decide` decided (every rule
+/// lives there), and `apply` is its `evolve` (no rule, cannot fail). The aggregate
+/// type's name is the stream's `aggregate_type` in the log.
+macro_rules! aggregate {
+    ($aggregate:ident, $command:ty, $event:ty, $error:ty) => {
+        impl cqrs_es::Aggregate for $aggregate {
+            const TYPE: &'static str = stringify!($aggregate);
+            type Command = $command;
+            type Event = $event;
+            type Error = $error;
+            type Services = $crate::services::Services;
+
+            async fn handle(
+                &mut self,
+                command: Self::Command,
+                services: &Self::Services,
+                sink: &cqrs_es::event_sink::EventSink<Self>,
+            ) -> Result<(), Self::Error> {
+                for event in self.decide(command, services)? {
+                    sink.write(event, self).await;
+                }
+                Ok(())
+            }
+
+            fn apply(&mut self, event: Self::Event) {
+                self.evolve(event)
+            }
+        }
+    };
+}
+pub(crate) use aggregate;
+
 pub mod api_key;
 pub mod cipher;
 pub mod circuit;

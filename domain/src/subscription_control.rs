@@ -9,8 +9,7 @@
 //! stays in the log like every change.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -158,26 +157,16 @@ impl SubscriptionControl {
     }
 }
 
-impl Aggregate for SubscriptionControl {
-    const TYPE: &'static str = "SubscriptionControl";
-    type Command = SubscriptionControlCommand;
-    type Event = SubscriptionControlEvent;
-    type Error = SubscriptionControlError;
-    type Services = Services;
+crate::aggregate!(
+    SubscriptionControl,
+    SubscriptionControlCommand,
+    SubscriptionControlEvent,
+    SubscriptionControlError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl SubscriptionControl {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: SubscriptionControlEvent) {
         match event {
             SubscriptionControlEvent::SubscriptionEventParked {
                 subscription,

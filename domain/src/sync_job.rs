@@ -5,8 +5,7 @@
 //! already `running` (whoever starts it runs it); progress only moves forward.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -266,26 +265,11 @@ impl SyncJob {
     }
 }
 
-impl Aggregate for SyncJob {
-    const TYPE: &'static str = "SyncJob";
-    type Command = SyncJobCommand;
-    type Event = SyncJobEvent;
-    type Error = SyncJobError;
-    type Services = Services;
+crate::aggregate!(SyncJob, SyncJobCommand, SyncJobEvent, SyncJobError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl SyncJob {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: SyncJobEvent) {
         if let SyncJobEvent::SyncJobStarted {
             job_id,
             job_type,

@@ -12,8 +12,6 @@
 //! disables the endpoint ([`AttemptOutcome::disables_endpoint`]).
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -292,26 +290,11 @@ impl Delivery {
     }
 }
 
-impl Aggregate for Delivery {
-    const TYPE: &'static str = "Delivery";
-    type Command = DeliveryCommand;
-    type Event = DeliveryEvent;
-    type Error = DeliveryError;
-    type Services = Services;
+crate::aggregate!(Delivery, DeliveryCommand, DeliveryEvent, DeliveryError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Delivery {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: DeliveryEvent) {
         if let DeliveryEvent::DeliveryScheduled {
             delivery_id,
             event_id,

@@ -13,8 +13,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -305,26 +303,11 @@ impl Endpoint {
     }
 }
 
-impl Aggregate for Endpoint {
-    const TYPE: &'static str = "Endpoint";
-    type Command = EndpointCommand;
-    type Event = EndpointEvent;
-    type Error = EndpointError;
-    type Services = Services;
+crate::aggregate!(Endpoint, EndpointCommand, EndpointEvent, EndpointError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Endpoint {
+    /// Folds one event into the state: holds no rule and cannot fail.
+    fn evolve(&mut self, event: EndpointEvent) {
         if let EndpointEvent::EndpointRegistered {
             endpoint_id,
             system_name,
