@@ -92,14 +92,4 @@ pub async fn run_router(
     Ok(())
 }
 
-/// An error with its chain of causes, `: `-separated, for logs and reasons.
-pub(crate) fn report(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
+pub(crate) use store::report::chain as report;

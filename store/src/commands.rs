@@ -121,14 +121,7 @@ where
                 tracing::debug!(%refused, "command refused");
             }
             Err(err) => {
-                let mut chain = err.to_string();
-                let mut cause = std::error::Error::source(err);
-                while let Some(e) = cause {
-                    chain.push_str(": ");
-                    chain.push_str(&e.to_string());
-                    cause = e.source();
-                }
-                tracing::error!(error = %chain, "command failed");
+                tracing::error!(error = %crate::report::chain(err), "command failed");
             }
             Ok(_) => {}
         }

@@ -11,6 +11,7 @@
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
 //! - [`managed`]: a private PostgreSQL cluster started from the installed server
 //!   binaries when no `DATABASE_URL` is given (DESIGN decision 12).
+//! - [`report`]: an error's chain of causes, for logs and reasons.
 //! - [`audit`]: recomputes every stream's hash chain in Rust, independently of the
 //!   database trigger that wrote it, and names the first broken link.
 
@@ -21,3 +22,4 @@ pub mod group_commit;
 pub mod ledger;
 pub mod managed;
 pub mod migrate;
+pub mod report;

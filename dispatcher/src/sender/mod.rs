@@ -168,14 +168,7 @@ impl SendError {
     /// The message with its whole chain of causes, `: `-separated, for a
     /// human-readable reason that says more than the top-level message.
     pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(err) = cause {
-            text.push_str(": ");
-            text.push_str(&err.to_string());
-            cause = err.source();
-        }
-        text
+        store::report::chain(self)
     }
 
     fn from_client(source: reqwest::Error) -> Self {
@@ -198,18 +191,7 @@ impl SendError {
     }
 }
 
-fn find_in_chain<'a, E: std::error::Error + 'static>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a E> {
-    let mut current = Some(err);
-    while let Some(err) = current {
-        if let Some(found) = err.downcast_ref::<E>() {
-            return Some(found);
-        }
-        current = err.source();
-    }
-    None
-}
+use store::report::find_in_chain;
 
 /// The pooled outbound client. Cheap to clone; clones share the pool.
 #[derive(Debug, Clone)]
