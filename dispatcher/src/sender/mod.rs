@@ -17,6 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AF
 use url::Url;
 
 use crate::ssrf::{GuardedResolver, SsrfError, TargetPolicy};
+use store::report::find_in_chain;
 
 pub use response::parse_retry_after;
 
@@ -190,8 +191,6 @@ impl SendError {
         }
     }
 }
-
-use store::report::find_in_chain;
 
 /// The pooled outbound client. Cheap to clone; clones share the pool.
 #[derive(Debug, Clone)]
