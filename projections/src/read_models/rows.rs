@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::PgConnection;
 
 /// Rows of one table, keyed by id, remembering which ones the batch changed.
 #[derive(Debug)]
@@ -49,14 +49,6 @@ impl<R> Table<R> {
         self.mark(id);
     }
 
-    /// Removes a row; the caller records the delete.
-    pub fn remove(&mut self, id: i64) -> Option<R> {
-        if self.dirty_set.remove(&id) {
-            self.dirty.retain(|d| *d != id);
-        }
-        self.rows.remove(&id)
-    }
-
     /// Every row, loaded or changed.
     pub fn values(&self) -> impl Iterator<Item = &R> {
         self.rows.values()
@@ -71,11 +63,6 @@ impl<R> Table<R> {
     /// The rows the batch changed, in the order first changed.
     pub fn changed(&self) -> impl Iterator<Item = &R> {
         self.dirty.iter().filter_map(|id| self.rows.get(id))
-    }
-
-    /// Whether the batch changed nothing here.
-    pub fn is_clean(&self) -> bool {
-        self.dirty.is_empty()
     }
 }
 
@@ -653,25 +640,5 @@ pub async fn upsert_sync_jobs(
         .bind(column!(rows, updated_at))
         .execute(conn)
         .await?;
-    Ok(())
-}
-
-/// Sets the status of events (by id) in one statement.
-pub async fn set_event_statuses(
-    conn: &mut PgConnection,
-    statuses: &[(i64, i16)],
-) -> Result<(), sqlx::Error> {
-    if statuses.is_empty() {
-        return Ok(());
-    }
-    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
-        "UPDATE integration_events e SET status_id = s.status_id, updated_at = now() FROM unnest(",
-    );
-    query.push_bind(statuses.iter().map(|s| s.0).collect::<Vec<_>>());
-    query.push("::bigint[], ");
-    query.push_bind(statuses.iter().map(|s| s.1).collect::<Vec<_>>());
-    query
-        .push("::smallint[]) AS s(id, status_id) WHERE e.id = s.id AND e.status_id <> s.status_id");
-    query.build().execute(conn).await?;
     Ok(())
 }

@@ -1,0 +1,31 @@
+//! In which order the changed rows are written: tables in foreign-key order, the
+//! event-status roll-up last.
+
+use super::rollup::roll_up;
+use super::*;
+
+impl Batch {
+    /// Writes every changed row, tables in foreign-key order, then rolls up the
+    /// statuses of events whose deliveries changed.
+    pub async fn write(mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        self.roll_up_in_memory();
+        let conn = &mut **tx;
+        upsert_api_keys(conn, &self.api_keys.changed().collect::<Vec<_>>()).await?;
+        upsert_endpoints(conn, &self.endpoints.changed().collect::<Vec<_>>()).await?;
+        upsert_events(conn, &self.events.changed().collect::<Vec<_>>()).await?;
+        upsert_mappings(conn, &self.mappings.changed().collect::<Vec<_>>()).await?;
+        upsert_deliveries(conn, &self.deliveries.changed().collect::<Vec<_>>()).await?;
+        let deletes: Vec<i64> = self
+            .retries
+            .iter()
+            .filter(|(id, r)| r.is_none() || self.retries_dropped.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        let upserts: Vec<&RetryRow> = self.retries.values().flatten().collect();
+        delete_retries(conn, &deletes).await?;
+        upsert_retries(conn, &upserts).await?;
+        upsert_dead_letters(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
+        upsert_sync_jobs(conn, &self.sync_jobs.changed().collect::<Vec<_>>()).await?;
+        roll_up(conn, &self.rollups).await
+    }
+}
