@@ -6,7 +6,7 @@
 //! [`domain::upcasters`] onto a fresh aggregate
 //! ([`projections::time_travel::state_at`]) and shows its serialized state.
 
-use async_graphql::connection::{Connection, CursorType, Edge};
+use async_graphql::connection::{Connection, CursorType};
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -16,7 +16,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::context::{state, ScopeGuard};
 use super::error::{invalid, not_found, FieldError, FieldResult};
-use super::pagination::{decode_cursor, page_cost, DEFAULT_PAGE, MAX_PAGE};
+use super::pagination::{assemble, decode_cursor, page_cost, DEFAULT_PAGE, MAX_PAGE};
 use super::pagination::{decode_pair, encode_pair};
 use crate::error::ApiError;
 
@@ -373,25 +373,16 @@ async fn log_page(
         " ORDER BY events.tx_id {direction}, events.position {direction} LIMIT "
     ))
     .push_bind(i64::from(limit) + 1);
-    let mut rows: Vec<AuditEvent> = q.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<AuditEvent> = q.build_query_as().fetch_all(pool).await?;
     let limit = usize::try_from(limit).unwrap_or(0);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    if backward {
-        rows.reverse();
-    }
-    let (has_previous, has_next) = if backward {
-        (more, before.is_some())
-    } else {
-        (after.is_some(), more)
-    };
-    let mut connection = Connection::new(has_previous, has_next);
-    connection.edges.extend(rows.into_iter().map(|row| {
-        let cursor = LogCursor {
+    Ok(assemble(
+        rows,
+        limit,
+        backward,
+        (after.is_some(), before.is_some()),
+        |row| LogCursor {
             tx_id: row.tx_id,
             position: row.raw_position,
-        };
-        Edge::new(cursor, row)
-    }));
-    Ok(connection)
+        },
+    ))
 }

@@ -211,26 +211,52 @@ where
             keyset.time, keyset.id
         ))
         .push_bind(i64::try_from(limit).unwrap_or(0) + 1);
-    let mut rows: Vec<T> = query
+    let rows: Vec<T> = query
         .build_query_as()
         .fetch_all(pool)
         .await
         .map_err(FieldError::from)?;
+    Ok(assemble(
+        rows,
+        limit,
+        backward,
+        (after.is_some(), before.is_some()),
+        |row| row.key(),
+    ))
+}
+
+/// A Relay page from `rows`, read in the paging direction with one row more than
+/// `limit` (whether there is more): cut to `limit`, put in display order, with
+/// `hasPreviousPage` / `hasNextPage` (a page that started from a cursor has rows on
+/// that side). `cursors`: whether `after` and `before` were given.
+pub fn assemble<C, T>(
+    mut rows: Vec<T>,
+    limit: usize,
+    backward: bool,
+    cursors: (bool, bool),
+    cursor: impl Fn(&T) -> C,
+) -> Connection<C, T>
+where
+    C: CursorType + Send + Sync,
+    T: OutputType,
+{
+    let (after, before) = cursors;
     let more = rows.len() > limit;
     rows.truncate(limit);
     if backward {
         rows.reverse();
     }
     let (has_previous, has_next) = if backward {
-        (more, before.is_some())
+        (more, before)
     } else {
-        (after.is_some(), more)
+        (after, more)
     };
     let mut connection = Connection::new(has_previous, has_next);
+    connection.edges.extend(rows.into_iter().map(|row| {
+        let key = cursor(&row);
+        Edge::new(key, row)
+    }));
     connection
-        .edges
-        .extend(rows.into_iter().map(|row| Edge::new(row.key(), row)));
-    Ok(connection)
 }
 
 #[cfg(test)]
