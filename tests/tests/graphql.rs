@@ -22,5 +22,7 @@ mod reads;
 mod schema;
 #[path = "graphql/security.rs"]
 mod security;
+#[path = "graphql/shapes.rs"]
+mod shapes;
 #[path = "graphql/subscription.rs"]
 mod subscription;
