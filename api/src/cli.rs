@@ -269,8 +269,9 @@ async fn serve_leased(
             Role::Api => {}
             Role::Projector => {
                 let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
+                let batch = settings.rebuild_batch();
                 workers.spawn(async move {
-                    crate::projection_admin::run_projector(ledger, shutdown.clone())
+                    crate::projection_admin::run_projector(ledger, batch, shutdown.clone())
                         .await
                         .context("projector")
                 });
@@ -489,12 +490,13 @@ async fn projections_command(
                         projections::read_models::NAME
                     );
                 }
+                let batch = settings.rebuild_batch();
                 let (job, report) = with_ledger(&settings, &db, |ledger| async move {
                     let job =
                         crate::projection_admin::start_rebuild_job(&ledger, domain::Actor::System)
                             .await?;
                     let report =
-                        crate::projection_admin::run_rebuild_job(&ledger, job, true).await?;
+                        crate::projection_admin::run_rebuild_job(&ledger, job, batch, true).await?;
                     anyhow::Ok((job, report))
                 })
                 .await?;
