@@ -235,16 +235,43 @@ async fn serve_roles(
         .await
         .context("applying migrations")?;
     store::migrate::ensure_partitions(&db.pool).await?;
+    let lease = lease_node_id(db).await?;
+    let result = serve_leased(settings, db, roles, shutdown, &lease).await;
+    if let Err(err) = lease.release().await {
+        tracing::warn!(error = %err, "releasing the node id failed; its lease ends by itself");
+    }
+    result
+}
+
+/// Runs the roles with the node id `lease` holds, renewing it until every role and
+/// the server have stopped (a lease that ended early could be taken while ids are
+/// still minted).
+async fn serve_leased(
+    settings: &Settings,
+    db: &Database,
+    roles: &[Role],
+    shutdown: CancellationToken,
+    lease: &store::node_lease::NodeLease,
+) -> anyhow::Result<()> {
     let upkeep = tokio::spawn(partition_upkeep(db.pool.clone(), shutdown.clone()));
-    let ledger = ledger(settings, db).await?;
+    let ledger = ledger_on(settings, db, lease.node_id())?;
+    // Renews the lease until the roles have drained; losing it stops the process.
+    let stop_renewing = CancellationToken::new();
+    let mut renewal_ended = false;
+    let mut renewal = tokio::spawn({
+        let (lease, stop) = (lease.clone(), stop_renewing.clone());
+        async move { lease.keep(stop).await }
+    });
+    let _stop_renewing_on_return = stop_renewing.clone().drop_guard();
     let mut workers = tokio::task::JoinSet::new();
     for role in roles {
         match role {
             Role::Api => {}
             Role::Projector => {
                 let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
+                let batch = settings.rebuild_batch();
                 workers.spawn(async move {
-                    crate::projection_admin::run_projector(ledger, shutdown.clone())
+                    crate::projection_admin::run_projector(ledger, batch, shutdown.clone())
                         .await
                         .context("projector")
                 });
@@ -314,6 +341,17 @@ async fn serve_roles(
                 failed = Some(reason);
             }
         }
+        renewed = &mut renewal => {
+            // It returns only once stopped, which happens below: this is a lost lease.
+            renewal_ended = true;
+            let reason = match renewed {
+                Ok(Ok(())) => "the node id lease ended".to_owned(),
+                Ok(Err(err)) => format!("{:#}", anyhow::Error::from(err)),
+                Err(err) => format!("the node id lease's renewal panicked: {err}"),
+            };
+            tracing::error!("{reason}; stopping so that no id is minted twice");
+            failed = Some(reason);
+        }
     }
     shutdown.cancel();
     while let Some(ended) = workers.join_next().await {
@@ -321,6 +359,11 @@ async fn serve_roles(
     }
     server.await??;
     upkeep.await?;
+    // Nothing mints ids any more: `keep` releases the lease once stopped.
+    stop_renewing.cancel();
+    if !renewal_ended {
+        renewal.await??;
+    }
     if let Some(reason) = failed {
         anyhow::bail!("stopped because a role ended: {reason}");
     }
@@ -415,17 +458,26 @@ async fn projections_command(
                 position,
                 reason,
             } => {
-                let ledger = ledger(&settings, &db).await?;
-                let metadata = cli_metadata(&ledger);
-                crate::projection_admin::park(&ledger, &name, position, reason, metadata).await?;
+                let name = &name;
+                with_ledger(&settings, &db, |ledger| async move {
+                    let metadata = cli_metadata(&ledger);
+                    crate::projection_admin::park(&ledger, name, position, reason, metadata)
+                        .await?;
+                    anyhow::Ok(())
+                })
+                .await?;
                 say(&format!(
                     "parked position {position} for {name}: it passes over that event"
                 ))?;
             }
             ProjectionsCommand::Resume { name } => {
-                let ledger = ledger(&settings, &db).await?;
-                let metadata = cli_metadata(&ledger);
-                crate::projection_admin::resume(&ledger, &name, metadata).await?;
+                let name = &name;
+                with_ledger(&settings, &db, |ledger| async move {
+                    let metadata = cli_metadata(&ledger);
+                    crate::projection_admin::resume(&ledger, name, metadata).await?;
+                    anyhow::Ok(())
+                })
+                .await?;
                 say(&format!("{name} tries its event again"))?;
             }
             ProjectionsCommand::Rebuild { names } => {
@@ -438,11 +490,16 @@ async fn projections_command(
                         projections::read_models::NAME
                     );
                 }
-                let ledger = ledger(&settings, &db).await?;
-                let job =
-                    crate::projection_admin::start_rebuild_job(&ledger, domain::Actor::System)
-                        .await?;
-                let report = crate::projection_admin::run_rebuild_job(&ledger, job, true).await?;
+                let batch = settings.rebuild_batch();
+                let (job, report) = with_ledger(&settings, &db, |ledger| async move {
+                    let job =
+                        crate::projection_admin::start_rebuild_job(&ledger, domain::Actor::System)
+                            .await?;
+                    let report =
+                        crate::projection_admin::run_rebuild_job(&ledger, job, batch, true).await?;
+                    anyhow::Ok((job, report))
+                })
+                .await?;
                 say(&format!(
                     "rebuilt {} from {} events{} (sync job {job})",
                     projections::read_models::NAME,
@@ -466,16 +523,56 @@ fn cli_metadata(ledger: &store::ledger::Ledger) -> domain::CommandMetadata {
     domain::CommandMetadata::for_request(domain::Actor::System, request_id)
 }
 
-/// The command side for this process: domain services from the master key and a
-/// node id taken from the database.
-pub async fn ledger(settings: &Settings, db: &Database) -> anyhow::Result<store::ledger::Ledger> {
+/// Leases this process's node id for the id generator (`node_leases`).
+async fn lease_node_id(db: &Database) -> anyhow::Result<store::node_lease::NodeLease> {
+    store::node_lease::NodeLease::acquire(&db.pool, store::node_lease::LeaseTerms::default())
+        .await
+        .context("leasing a node id")
+}
+
+/// The command side for this process: domain services from the master key and the
+/// leased node id `node`.
+pub fn ledger_on(
+    settings: &Settings,
+    db: &Database,
+    node: u16,
+) -> anyhow::Result<store::ledger::Ledger> {
     use secrecy::ExposeSecret as _;
     let key = settings.master_key()?;
     let key = domain::cipher::AesGcmCipher::decode_key(key.expose_secret())
         .context("LEDGER_MASTER_KEY must be base64 of 32 bytes")?;
-    let node = store::ledger::allocate_node_id(&db.pool).await?;
     let services = domain::Services::production(&key, node)?;
     Ok(store::ledger::Ledger::new(db.pool.clone(), services))
+}
+
+/// Runs a one-off command's `work` on the command side, with a node id leased for
+/// it: renewed while it runs, released after. A lost lease stops the work.
+async fn with_ledger<T, Work, Fut>(
+    settings: &Settings,
+    db: &Database,
+    work: Work,
+) -> anyhow::Result<T>
+where
+    Work: FnOnce(store::ledger::Ledger) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let lease = lease_node_id(db).await?;
+    let result = async {
+        let ledger = ledger_on(settings, db, lease.node_id())?;
+        let never = CancellationToken::new();
+        tokio::select! {
+            done = work(ledger) => done,
+            kept = lease.keep(never) => match kept {
+                Ok(()) => anyhow::bail!("the node id lease ended"),
+                Err(err) => Err(anyhow::Error::from(err)),
+            },
+        }
+    }
+    .await;
+    if let Err(err) = lease.release().await {
+        tracing::warn!(error = %err, "releasing the node id failed; its lease ends by itself");
+    }
+    result
 }
 
 /// Keeps the monthly partitions of `integration_events` created ahead.
@@ -532,11 +629,13 @@ async fn keys_create(
         store::migrate::run(&db.pool)
             .await
             .context("applying migrations")?;
-        let ledger = ledger(&settings, &db).await?;
-        let metadata = cli_metadata(&ledger);
-        crate::keys::issue(&ledger, name, permissions, rate_limit, metadata)
-            .await
-            .context("issuing the key")
+        with_ledger(&settings, &db, |ledger| async move {
+            let metadata = cli_metadata(&ledger);
+            crate::keys::issue(&ledger, name, permissions, rate_limit, metadata)
+                .await
+                .context("issuing the key")
+        })
+        .await
     }
     .await;
     db.close().await?;

@@ -128,7 +128,7 @@ impl ApiError {
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let err = err.into();
         if database_unreachable(&*err) {
-            tracing::warn!(error = %err, "the database cannot be reached");
+            tracing::warn!(error = %cause_chain(&*err), "the database cannot be reached");
             return Self::Unavailable {
                 code: "database_unavailable",
                 detail: "the database cannot be reached; try again shortly".into(),
@@ -202,10 +202,24 @@ fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// `err` and every error in its chain of causes, `: `-separated: what a log line
+/// says of an error, so that a 500 names why (the top error alone often says only
+/// what was being done).
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        cause = err.source();
+    }
+    text
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(source) = &self {
-            tracing::error!(error = %source, "internal error");
+            tracing::error!(error = %cause_chain(&**source), "internal error");
         }
         let status = self.status();
         let mut response = (status, Json(self.body())).into_response();
@@ -266,5 +280,60 @@ pub struct AppJson<T>(pub T);
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// What was being done, over why it failed.
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the dead letters")]
+    pub(crate) struct Reading(#[source] pub(crate) std::io::Error);
+
+    /// The log lines written while `f` runs.
+    pub(crate) fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let lines = lines.clone();
+            move || Lines(lines.clone())
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8_lossy(&lines.lock().unwrap_or_else(|e| e.into_inner()))
+            .into_owned();
+        (out, text)
+    }
+
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_500_logs_every_cause_of_its_error_and_answers_none() {
+        let err = Reading(std::io::Error::other("disk quota exceeded"));
+        let (response, log) = logged(|| ApiError::internal(err).into_response());
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            log.contains("reading the dead letters: disk quota exceeded"),
+            "{log}"
+        );
     }
 }

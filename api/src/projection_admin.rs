@@ -233,6 +233,7 @@ pub async fn start_rebuild_job(ledger: &Ledger, actor: Actor) -> Result<SyncJobI
 pub async fn run_rebuild_job(
     ledger: &Ledger,
     job_id: SyncJobId,
+    batch: rebuild::BatchSize,
     show_bar: bool,
 ) -> Result<RebuildReport, RebuildError> {
     let bar = (show_bar && std::io::stderr().is_terminal()).then(|| {
@@ -263,7 +264,7 @@ pub async fn run_rebuild_job(
             }
         })
     };
-    let result = rebuild::rebuild(ledger.pool(), |progress| {
+    let result = rebuild::rebuild(ledger.pool(), batch, |progress| {
         let _ = tx.send(progress);
     })
     .await;
@@ -321,8 +322,13 @@ fn metadata(actor: Actor) -> std::collections::HashMap<String, String> {
 }
 
 /// The projector role: rebuilds first if the read models were built by an older
-/// projection version (or a rebuild was interrupted), then keeps them current.
-pub async fn run_projector(ledger: Ledger, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// projection version (or a rebuild was interrupted), in batches of `batch`, then
+/// keeps them current.
+pub async fn run_projector(
+    ledger: Ledger,
+    batch: rebuild::BatchSize,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let pool = ledger.pool().clone();
     let interrupted: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1)",
@@ -333,7 +339,7 @@ pub async fn run_projector(ledger: Ledger, shutdown: CancellationToken) -> anyho
     if interrupted || rebuild::needs_rebuild(&pool).await? {
         tracing::info!(interrupted, "rebuilding the read models before projecting");
         let job = start_rebuild_job(&ledger, Actor::System).await?;
-        run_rebuild_job(&ledger, job, false).await?;
+        run_rebuild_job(&ledger, job, batch, false).await?;
     }
     projections::read_models::run(pool, SubscriptionConfig::default(), shutdown).await?;
     Ok(())

@@ -73,6 +73,9 @@ pub struct Settings {
     pub router_batch_size: i64,
     /// How many events of a batch the router routes at once.
     pub router_concurrency: usize,
+    /// Events per batch of a read-model rebuild (`LEDGER_REBUILD_BATCH`, 100 to
+    /// 1,000,000).
+    pub rebuild_batch: i64,
 }
 
 /// The defaults, as the first layer of configuration.
@@ -102,6 +105,7 @@ struct Defaults {
     circuit_breaker_min_failed_attempts: u32,
     router_batch_size: i64,
     router_concurrency: usize,
+    rebuild_batch: i64,
 }
 
 impl Default for Defaults {
@@ -135,6 +139,7 @@ impl Default for Defaults {
             circuit_breaker_min_failed_attempts: 10,
             router_batch_size: 500,
             router_concurrency: 256,
+            rebuild_batch: projections::rebuild::BatchSize::DEFAULT.events(),
         }
     }
 }
@@ -143,16 +148,29 @@ impl Default for Defaults {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// A value could not be read or has the wrong type.
-    #[error("invalid configuration")]
+    #[error("invalid configuration{}", named_setting(.0))]
     Invalid(#[from] Box<figment::Error>),
     /// A value is out of its range.
-    #[error("invalid configuration: {field}: {reason}")]
+    #[error(
+        "invalid configuration: {field} (LEDGER_{}): {reason}",
+        field.to_ascii_uppercase()
+    )]
     OutOfRange {
         /// The setting's name.
         field: &'static str,
         /// What is wrong with it.
         reason: &'static str,
     },
+}
+
+/// ` of <setting> (LEDGER_<SETTING>)` when the error is about one setting: the
+/// source says what is wrong with it.
+fn named_setting(err: &figment::Error) -> String {
+    if err.path.is_empty() {
+        return String::new();
+    }
+    let setting = err.path.join(".").to_ascii_lowercase();
+    format!(" of {setting} (LEDGER_{})", setting.to_ascii_uppercase())
 }
 
 impl Settings {
@@ -239,7 +257,19 @@ impl Settings {
                 reason: "must be at least 256",
             });
         }
+        if projections::rebuild::BatchSize::new(self.rebuild_batch).is_err() {
+            return Err(SettingsError::OutOfRange {
+                field: "rebuild_batch",
+                reason: "must be 100 to 1000000 events",
+            });
+        }
         Ok(())
+    }
+
+    /// Events per batch of a read-model rebuild.
+    pub fn rebuild_batch(&self) -> projections::rebuild::BatchSize {
+        // Checked by `validate` when the settings were loaded.
+        projections::rebuild::BatchSize::new(self.rebuild_batch).unwrap_or_default()
     }
 
     /// The master key: `master_key` if set, else the key file under `data_dir`,
@@ -343,6 +373,46 @@ mod tests {
                     ..
                 }
             ));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_rebuild_batch_out_of_range_or_not_a_number_is_a_settings_error_naming_it() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(
+                Settings::load(None).unwrap().rebuild_batch().events(),
+                10_000
+            );
+            jail.set_env("LEDGER_REBUILD_BATCH", "50000");
+            assert_eq!(
+                Settings::load(None).unwrap().rebuild_batch().events(),
+                50_000
+            );
+            for bad in ["99", "1000001", "0", "-5"] {
+                jail.set_env("LEDGER_REBUILD_BATCH", bad);
+                let err = Settings::load(None).unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        SettingsError::OutOfRange {
+                            field: "rebuild_batch",
+                            ..
+                        }
+                    ),
+                    "{bad}: {err:?}"
+                );
+                assert!(err.to_string().contains("LEDGER_REBUILD_BATCH"), "{err}");
+            }
+            jail.set_env("LEDGER_REBUILD_BATCH", "lots");
+            let err = Settings::load(None).unwrap_err();
+            assert!(matches!(err, SettingsError::Invalid(_)), "{err:?}");
+            assert!(err.to_string().contains("LEDGER_REBUILD_BATCH"), "{err}");
+            let source = std::error::Error::source(&err).map(ToString::to_string);
+            assert!(
+                source.as_deref().unwrap_or_default().contains("\"lots\""),
+                "{source:?}"
+            );
             Ok(())
         });
     }

@@ -29,27 +29,44 @@ pub const SHADOW_SCHEMA: &str = "ledger_rebuild";
 const RETIRED_SCHEMA: &str = "ledger_retired";
 /// The shadow projection's checkpoint.
 pub const SHADOW_CHECKPOINT: &str = "read_models@rebuild";
-/// Events per shadow batch.
-const BATCH: i64 = 10_000;
-/// The batch size: [`BATCH`], or `LEDGER_REBUILD_BATCH` (larger batches fold more of
-/// each delivery's life in memory and write each row fewer times: faster, at
-/// about 8 KB of memory per event and batch; see docs/operations.md). A value that
-/// is not a whole number in [`BATCH_RANGE`] is refused, naming the variable.
-fn batch_size(value: Option<&str>) -> Result<i64, String> {
-    let Some(value) = value else {
-        return Ok(BATCH);
-    };
-    match value.trim().parse::<i64>() {
-        Ok(n) if BATCH_RANGE.contains(&n) => Ok(n),
-        _ => Err(format!(
-            "LEDGER_REBUILD_BATCH must be a whole number of events from {} to {}, not `{value}`",
-            BATCH_RANGE.start(),
-            BATCH_RANGE.end()
-        )),
+/// Events per shadow batch: larger batches fold more of each delivery's life in
+/// memory and write each row fewer times (faster, at about 8 KB of memory per event
+/// and batch; see docs/operations.md). Chosen by the `rebuild_batch` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSize(i64);
+
+/// A batch size outside [`BatchSize::RANGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a rebuild batch must be 100 to 1000000 events, not {0}")]
+pub struct BatchSizeOutOfRange(pub i64);
+
+impl BatchSize {
+    /// The batch sizes a rebuild accepts.
+    pub const RANGE: std::ops::RangeInclusive<i64> = 100..=1_000_000;
+    /// The default, 10,000 events.
+    pub const DEFAULT: Self = Self(10_000);
+
+    /// `events` per batch, if in [`BatchSize::RANGE`].
+    pub fn new(events: i64) -> Result<Self, BatchSizeOutOfRange> {
+        if Self::RANGE.contains(&events) {
+            Ok(Self(events))
+        } else {
+            Err(BatchSizeOutOfRange(events))
+        }
+    }
+
+    /// Events per batch.
+    pub fn events(self) -> i64 {
+        self.0
     }
 }
-/// The batch sizes a rebuild accepts.
-const BATCH_RANGE: std::ops::RangeInclusive<i64> = 100..=1_000_000;
+
+impl Default for BatchSize {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// Batches read ahead of the one being written.
 const READ_AHEAD: usize = 1;
 
@@ -85,10 +102,12 @@ pub async fn needs_rebuild(pool: &PgPool) -> Result<bool, sqlx::Error> {
 }
 
 /// Rebuilds the read models from the whole log and swaps them in; `on_progress` is
-/// called after every batch. Only one rebuild runs at a time (an advisory lock).
+/// called after every batch of `batch` events. Only one rebuild runs at a time (an
+/// advisory lock).
 #[tracing::instrument(skip_all, err)]
 pub async fn rebuild(
     pool: &PgPool,
+    batch: BatchSize,
     mut on_progress: impl FnMut(Progress) + Send,
 ) -> Result<RebuildReport, HandlerError> {
     // A connection of its own, not a pooled one: if this future is dropped midway the
@@ -98,17 +117,16 @@ pub async fn rebuild(
     sqlx::query("SELECT pg_advisory_lock(hashtextextended('rebuild:read_models', 0))")
         .execute(&mut lock)
         .await?;
-    let result = rebuild_locked(pool, &mut on_progress).await;
+    let result = rebuild_locked(pool, batch.events(), &mut on_progress).await;
     lock.close().await?;
     result
 }
 
 async fn rebuild_locked(
     pool: &PgPool,
+    batch: i64,
     on_progress: &mut (impl FnMut(Progress) + Send),
 ) -> Result<RebuildReport, HandlerError> {
-    let batch = batch_size(std::env::var("LEDGER_REBUILD_BATCH").ok().as_deref())
-        .map_err(|e| HandlerError::Database(sqlx::Error::Configuration(e.into())))?;
     // The events an operator parked for the live projection are passed over here too,
     // so the rebuilt tables are the live ones.
     let (parked, _) = crate::subscription::control(pool, NAME).await?;
@@ -295,7 +313,9 @@ async fn swap(
         .execute(&mut *tx)
         .await?;
     let mut applied = 0u64;
-    while let Some((next, n)) = apply_next(&mut tx, shadow, cursor, BATCH, parked).await? {
+    while let Some((next, n)) =
+        apply_next(&mut tx, shadow, cursor, BatchSize::DEFAULT.events(), parked).await?
+    {
         cursor = next;
         applied += n as u64;
     }
@@ -391,14 +411,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_batch_size_is_the_default_or_a_whole_number_in_range() {
-        assert_eq!(batch_size(None), Ok(BATCH));
-        assert_eq!(batch_size(Some("50000")), Ok(50_000));
-        assert_eq!(batch_size(Some(" 100 ")), Ok(100));
-        for bad in ["", "abc", "10k", "-5", "0", "99", "1000001", "2.5"] {
-            let err = batch_size(Some(bad)).unwrap_err();
-            assert!(err.contains("LEDGER_REBUILD_BATCH"), "{bad}: {err}");
-            assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
+    fn a_batch_size_is_accepted_only_within_its_range() {
+        assert_eq!(BatchSize::default().events(), 10_000);
+        assert_eq!(BatchSize::new(100).map(BatchSize::events), Ok(100));
+        assert_eq!(
+            BatchSize::new(1_000_000).map(BatchSize::events),
+            Ok(1_000_000)
+        );
+        for bad in [i64::MIN, -5, 0, 99, 1_000_001] {
+            assert_eq!(BatchSize::new(bad), Err(BatchSizeOutOfRange(bad)));
         }
     }
 }

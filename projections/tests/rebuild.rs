@@ -410,7 +410,7 @@ async fn history_then_compare(ops: Vec<Op>) {
             "table {table} differs after filling the route positions; history: {ops:?}"
         );
     }
-    let report = projections::rebuild::rebuild(&db.pool, |_| {})
+    let report = projections::rebuild::rebuild(&db.pool, Default::default(), |_| {})
         .await
         .unwrap();
     assert!(!report.resumed);
@@ -507,7 +507,7 @@ async fn queries_during_a_rebuild_always_answer_from_a_consistent_table() {
             answers
         })
     };
-    let report = projections::rebuild::rebuild(&db.pool, |_| {})
+    let report = projections::rebuild::rebuild(&db.pool, Default::default(), |_| {})
         .await
         .unwrap();
     stop.cancel();
@@ -530,7 +530,7 @@ async fn an_interrupted_rebuild_resumes_where_it_stopped() {
     let mut tx = Some(tx);
     let pool = db.pool.clone();
     let first = tokio::spawn(async move {
-        projections::rebuild::rebuild(&pool, move |_| {
+        projections::rebuild::rebuild(&pool, Default::default(), move |_| {
             if let Some(tx) = tx.take() {
                 let _ = tx.send(());
             }
@@ -547,7 +547,7 @@ async fn an_interrupted_rebuild_resumes_where_it_stopped() {
         .unwrap();
     assert!(shadow > 0 && shadow < 12_000, "stopped midway ({shadow})");
 
-    let report = projections::rebuild::rebuild(&db.pool, |_| {})
+    let report = projections::rebuild::rebuild(&db.pool, Default::default(), |_| {})
         .await
         .unwrap();
     assert!(report.resumed);

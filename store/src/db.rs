@@ -34,9 +34,13 @@ pub enum DbErrorKind {
     Other,
 }
 
+/// The events' primary key `(aggregate_type, aggregate_id, sequence)`: a conflict on
+/// it is a concurrent append to the same stream.
+pub const EVENTS_PKEY: &str = "events_pkey";
+
 /// Constraint names this code base reacts to, so a match on a name is checked here.
 const KNOWN_UNIQUE_CONSTRAINTS: &[&str] = &[
-    "events_pkey",
+    EVENTS_PKEY,
     "api_keys_key_hash_key",
     "event_mappings_version_key",
     "webhook_deliveries_event_endpoint_key",

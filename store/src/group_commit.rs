@@ -261,9 +261,16 @@ async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<()
     tx.commit().await
 }
 
+/// cqrs-es's error for a failed append. Only a conflict on the events' primary key
+/// (another command appended the same stream's sequence first) is an optimistic-lock
+/// conflict, which the command path retries from a fresh load; any other unique
+/// violation (e.g. `events_position_idx`) would fail the same way again, and is
+/// reported as what it is.
 fn persistence_error(err: sqlx::Error) -> PersistenceError {
     match crate::db::classify(&err) {
-        crate::db::DbErrorKind::UniqueViolation(_) => PersistenceError::OptimisticLockError,
+        crate::db::DbErrorKind::UniqueViolation(crate::db::EVENTS_PKEY) => {
+            PersistenceError::OptimisticLockError
+        }
         _ => match err {
             sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
                 PersistenceError::ConnectionError(Box::new(err))

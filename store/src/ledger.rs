@@ -100,12 +100,3 @@ impl Ledger {
         &self.inner.subscriptions
     }
 }
-
-/// Takes this process's node id for [`domain::ids::SnowflakeIds`] from the database,
-/// so that processes sharing it generate distinct ids.
-pub async fn allocate_node_id(pool: &PgPool) -> Result<u16, sqlx::Error> {
-    let next: i64 = sqlx::query_scalar("SELECT nextval('ledger_node_seq')")
-        .fetch_one(pool)
-        .await?;
-    Ok(u16::try_from(next.rem_euclid(1024)).unwrap_or(0))
-}

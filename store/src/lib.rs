@@ -7,6 +7,8 @@
 //! - [`group_commit`]: appends of many commands in one transaction, each stream's
 //!   optimistic check kept.
 //! - [`ledger`]: one command bus per aggregate, sharing the pool and domain services.
+//! - [`node_lease`]: this process's node id for the id generator, leased in
+//!   `node_leases` so that no two live processes share one.
 //! - [`db`]: connection pools and the one place where database errors are classified.
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
 //! - [`managed`]: a private PostgreSQL cluster started from the installed server
@@ -22,4 +24,5 @@ pub mod group_commit;
 pub mod ledger;
 pub mod managed;
 pub mod migrate;
+pub mod node_lease;
 pub mod report;

@@ -18,6 +18,7 @@ use domain::{Actor, CommandMetadata};
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
 use store::ledger::Ledger;
+use store::node_lease::{LeaseTerms, NodeLease};
 use tokio_util::sync::CancellationToken;
 
 use crate::TestDatabase;
@@ -105,12 +106,16 @@ impl TestApp {
         let pool = store::db::connect(&db.url, settings.db_max_connections)
             .await
             .unwrap();
-        let node = store::ledger::allocate_node_id(&pool).await.unwrap();
-        let services = domain::Services::production(&TEST_KEY, node).unwrap();
+        let lease = NodeLease::acquire(&pool, LeaseTerms::default())
+            .await
+            .unwrap();
+        let services = domain::Services::production(&TEST_KEY, lease.node_id()).unwrap();
         let ledger = Ledger::new(pool, services);
         let application = Application::build(&settings, ledger.clone()).await.unwrap();
         let port = application.port();
         let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move { lease.keep(stop).await });
         tokio::spawn(application.run_until_stopped(shutdown.clone()));
         Self {
             db,

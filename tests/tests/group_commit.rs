@@ -162,3 +162,57 @@ async fn concurrent_multi_event_commands_on_one_stream_append_whole_and_in_order
         None
     );
 }
+
+/// A `Receive` of order `key` from the shop.
+fn receive(i: i64) -> IntegrationEventCommand {
+    IntegrationEventCommand::Receive {
+        event_id: EventId::new(5_000 + i),
+        event_type: EventType::parse("order.created").unwrap(),
+        source_system: SystemName::parse("shop").unwrap(),
+        event_key: EventKey::parse(&format!("order-{i}")).unwrap(),
+        payload: Payload::new(serde_json::json!({ "i": i })),
+        channel: Channel::Rest,
+    }
+}
+
+#[tokio::test]
+async fn a_unique_violation_other_than_a_concurrent_append_is_reported_as_itself_not_retried() {
+    let db = TestDatabase::new().await;
+    let ledger = Ledger::new(db.pool.clone(), Services::production(&[3; 32], 1).unwrap());
+    let shop = SystemName::parse("shop").unwrap();
+    let stream = |i: i64| {
+        integration_event::stream_id(&shop, &EventKey::parse(&format!("order-{i}")).unwrap())
+    };
+    for i in 0..50 {
+        ledger
+            .events()
+            .execute(&stream(i), receive(i), meta())
+            .await
+            .unwrap();
+    }
+    // The log's positions are handed out again (as after a restore that did not carry
+    // the identity's sequence): the next append breaks `events_position_idx`, which
+    // no retry can cure.
+    sqlx::query("ALTER TABLE events ALTER COLUMN position RESTART WITH 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let err = ledger
+        .events()
+        .execute(&stream(50), receive(50), meta())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, store::commands::CommandError::Store(_)),
+        "not a concurrent append: {err:?}"
+    );
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut constraint = None;
+    while let Some(e) = cause {
+        if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+            constraint = db.constraint().map(str::to_owned);
+        }
+        cause = e.source();
+    }
+    assert_eq!(constraint.as_deref(), Some("events_position_idx"), "{err:?}");
+}

@@ -222,7 +222,7 @@ async fn projections_status_and_rebuild_from_the_command_line() {
         "a bad batch size fails the rebuild: {stderr}"
     );
     assert!(
-        stderr.contains("LEDGER_REBUILD_BATCH") && stderr.contains("`lots`"),
+        stderr.contains("LEDGER_REBUILD_BATCH") && stderr.contains("\"lots\""),
         "{stderr}"
     );
     let shadow: bool = sqlx::query_scalar(

@@ -66,7 +66,10 @@ impl FieldError {
     /// an opaque message.
     pub fn into_graphql(self) -> async_graphql::Error {
         if let ApiError::Internal(source) = &self.error {
-            tracing::error!(error = %source, source = ?source.source(), "internal error in a GraphQL field");
+            tracing::error!(
+                error = %crate::error::cause_chain(&**source),
+                "internal error in a GraphQL field"
+            );
         }
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", self.error.code());
@@ -340,5 +343,22 @@ impl Extension for ErrorCodes {
             .map(|e| coded(e, "invalid_argument"))
             .collect();
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::tests::{logged, Reading};
+
+    #[test]
+    fn an_internal_error_in_a_field_logs_every_cause_and_answers_none() {
+        let err = Reading(std::io::Error::other("disk quota exceeded"));
+        let (answer, log) = logged(|| FieldError::from(ApiError::internal(err)).into_graphql());
+        assert!(
+            log.contains("reading the dead letters: disk quota exceeded"),
+            "{log}"
+        );
+        assert!(!answer.message.contains("disk quota"), "{}", answer.message);
     }
 }

@@ -21,7 +21,8 @@ use domain::{EndpointId, EventId, MappingId, Services};
 use projections::subscription::SubscriptionConfig;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row as _};
-use store::ledger::{allocate_node_id, Ledger};
+use store::ledger::Ledger;
+use store::node_lease::{LeaseTerms, NodeLease};
 use testkit::TestDatabase;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -131,7 +132,12 @@ async fn pool(url: &str) -> PgPool {
 }
 
 async fn ledger_on(pool: PgPool) -> Ledger {
-    let node = allocate_node_id(&pool).await.unwrap();
+    // Held for the whole test: a test's runtime ends with it.
+    let lease = NodeLease::acquire(&pool, LeaseTerms::default())
+        .await
+        .unwrap();
+    let node = lease.node_id();
+    tokio::spawn(async move { lease.keep(CancellationToken::new()).await });
     Ledger::new(pool, Services::production(&TEST_MASTER_KEY, node).unwrap())
 }
 

@@ -325,7 +325,7 @@ async fn an_unstorable_event_in_the_log_stops_the_projector_visibly_keys_still_o
         1
     );
     // A rebuild passes over it too.
-    let report = projections::rebuild::rebuild(app.pool(), |_| {})
+    let report = projections::rebuild::rebuild(app.pool(), Default::default(), |_| {})
         .await
         .unwrap();
     assert!(report.events > 0);

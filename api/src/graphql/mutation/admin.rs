@@ -190,8 +190,9 @@ async fn rebuild(ctx: &Context<'_>, name: &str) -> FieldResult<SyncJobNode> {
         .await
         .map_err(ApiError::internal)?;
     let ledger = state.ledger.clone();
+    let batch = state.settings.rebuild_batch();
     tokio::spawn(async move {
-        if let Err(err) = projection_admin::run_rebuild_job(&ledger, job_id, false).await {
+        if let Err(err) = projection_admin::run_rebuild_job(&ledger, job_id, batch, false).await {
             tracing::error!(error = %err, %job_id, "the projection rebuild failed");
         }
     });
