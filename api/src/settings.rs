@@ -447,4 +447,82 @@ mod tests {
             Ok(())
         });
     }
+
+    /// The settings table of `docs/operations.md`.
+    const OPERATIONS_DOC: &str = include_str!("../../docs/operations.md");
+
+    #[test]
+    fn every_setting_is_documented_with_its_variable_and_its_default() {
+        let defaults = serde_json::to_value(Defaults::default()).expect("defaults serialize");
+        let defaults = defaults.as_object().expect("an object");
+        for (name, value) in defaults {
+            let row = OPERATIONS_DOC
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("docs/operations.md has no row for `{name}`"));
+            let variable = format!("`LEDGER_{}`", name.to_ascii_uppercase());
+            assert!(
+                row.contains(&variable),
+                "the row of `{name}` names {variable}: {row}"
+            );
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let default_cell = cells.get(2).copied().unwrap_or_default();
+            let shown = match value {
+                serde_json::Value::String(s) if s.is_empty() => "empty".to_owned(),
+                serde_json::Value::String(s) => format!("`{s}`"),
+                other => other.to_string(),
+            };
+            assert!(
+                default_cell.starts_with(&shown),
+                "the documented default of `{name}` is {shown}: {row}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_dispatcher_s_own_defaults_are_the_settings_defaults() {
+        let settings = Defaults::default();
+        let dispatcher = dispatcher::DispatcherConfig::default();
+        let secs = |d: std::time::Duration| d.as_secs();
+        assert_eq!(dispatcher.concurrency, settings.dispatcher_concurrency);
+        assert_eq!(
+            dispatcher.per_endpoint_concurrency,
+            settings.dispatcher_per_endpoint_concurrency
+        );
+        assert_eq!(dispatcher.batch_size, settings.dispatcher_batch_size);
+        assert_eq!(secs(dispatcher.lease), settings.dispatcher_lease_secs);
+        assert_eq!(
+            u64::try_from(dispatcher.poll_interval.as_millis()).ok(),
+            Some(settings.dispatcher_poll_interval_ms)
+        );
+        assert_eq!(
+            u64::try_from(dispatcher.mapping_timeout.as_millis()).ok(),
+            Some(settings.mapping_timeout_ms)
+        );
+        assert_eq!(dispatcher.mapping_workers, settings.mapping_workers);
+        assert_eq!(
+            dispatcher.mapping_memory_limit_mib,
+            settings.mapping_memory_limit_mib
+        );
+        assert_eq!(
+            secs(dispatcher.sender.connect_timeout),
+            settings.http_connect_timeout_secs
+        );
+        assert_eq!(
+            secs(dispatcher.sender.total_timeout),
+            settings.http_total_timeout_secs
+        );
+        assert_eq!(
+            dispatcher.circuit_breaker.failing_for.num_seconds(),
+            i64::try_from(settings.circuit_breaker_failing_for_secs).unwrap_or(i64::MAX)
+        );
+        assert_eq!(
+            dispatcher.circuit_breaker.min_failed_attempts,
+            settings.circuit_breaker_min_failed_attempts
+        );
+        assert_eq!(
+            secs(dispatcher.shutdown_grace),
+            settings.shutdown_grace_secs
+        );
+    }
 }
