@@ -22,6 +22,8 @@
 //! - [`cli`]: the `ledgerd` subcommands; `main.rs` only parses and calls them.
 //! - [`telemetry`]: logging set-up shared by the binary and the tests.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod cli;
 pub mod database;

@@ -1,4 +1,4 @@
-//! Metadata of the commands this crate issues on its own (DESIGN decision 3).
+//! Metadata of the commands this crate issues on its own (design decision 3 in docs/architecture.md).
 
 use std::collections::HashMap;
 

@@ -9,6 +9,8 @@
 //! - [`rebuild`]: blue/green rebuilds of the read models from the whole log.
 //! - [`time_travel`]: an aggregate's state as of an instant or a sequence.
 
+#![warn(missing_docs)]
+
 pub mod decode;
 pub mod read_models;
 pub mod rebuild;

@@ -12,9 +12,11 @@
 //! - [`db`]: connection pools and the one place where database errors are classified.
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
 //! - [`managed`]: a private PostgreSQL cluster started from the installed server
-//!   binaries when no `DATABASE_URL` is given (DESIGN decision 12).
+//!   binaries when no `DATABASE_URL` is given (design decision 12 in docs/architecture.md).
 //! - [`audit`]: recomputes every stream's hash chain in Rust, independently of the
 //!   database trigger that wrote it, and names the first broken link.
+
+#![warn(missing_docs)]
 
 pub mod audit;
 pub mod commands;
