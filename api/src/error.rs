@@ -306,8 +306,8 @@ pub(crate) mod tests {
             .with_ansi(false)
             .finish();
         let out = tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8_lossy(&lines.lock().unwrap_or_else(|e| e.into_inner()))
-            .into_owned();
+        let text =
+            String::from_utf8_lossy(&lines.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
         (out, text)
     }
 

@@ -214,5 +214,9 @@ async fn a_unique_violation_other_than_a_concurrent_append_is_reported_as_itself
         }
         cause = e.source();
     }
-    assert_eq!(constraint.as_deref(), Some("events_position_idx"), "{err:?}");
+    assert_eq!(
+        constraint.as_deref(),
+        Some("events_position_idx"),
+        "{err:?}"
+    );
 }
