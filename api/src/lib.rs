@@ -1,5 +1,8 @@
 //! `ledgerd`: the Integration Ledger service and its command line.
 //!
+//! "Design decision N" in this crate's docs is decision N of the list in
+//! `docs/architecture.md`.
+//!
 //! # Layout
 //! - [`settings`]: the one `Settings` (defaults, then an optional file, then `LEDGER_*`
 //!   environment), validated at start.

@@ -1,4 +1,4 @@
-//! Metadata of the commands this crate issues on its own (design decision 3 in docs/architecture.md).
+//! Metadata of the commands this crate issues on its own (design decision 3).
 
 use std::collections::HashMap;
 

@@ -1,5 +1,8 @@
 //! Read models and other subscribers of the event log.
 //!
+//! "Design decision N" in this crate's docs is decision N of the list in
+//! `docs/architecture.md`.
+//!
 //! # Layout
 //! - [`subscription`]: the engine: reads the log in its global order, hands batches to
 //!   a [`subscription::Handler`] inside one transaction with the checkpoint, one
