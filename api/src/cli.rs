@@ -129,7 +129,7 @@ pub enum ProjectionsCommand {
     },
 }
 
-/// A process role (DESIGN: one binary runs any mix).
+/// A process role (one binary runs any mix of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
     /// The HTTP API.

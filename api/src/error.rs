@@ -206,14 +206,7 @@ fn database_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
 /// says of an error, so that a 500 names why (the top error alone often says only
 /// what was being done).
 pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(err) = cause {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
-        cause = err.source();
-    }
-    text
+    store::report::chain(err)
 }
 
 impl IntoResponse for ApiError {

@@ -1,6 +1,6 @@
 //! Accepting integration events: reading a request body into validated events, and
 //! the `Receive` command that stores each exactly once per `(source_system, key)`
-//! (DESIGN decision 4). Shared by `POST /v1/events` and inbound webhooks.
+//! (design decision 4). Shared by `POST /v1/events` and inbound webhooks.
 
 use chrono::{DateTime, Utc};
 use domain::ids::EventId;

@@ -1,5 +1,8 @@
 //! `ledgerd`: the Integration Ledger service and its command line.
 //!
+//! "Design decision N" in this crate's docs is decision N of the list in
+//! `docs/architecture.md`.
+//!
 //! # Layout
 //! - [`settings`]: the one `Settings` (defaults, then an optional file, then `LEDGER_*`
 //!   environment), validated at start.
@@ -21,6 +24,8 @@
 //! - [`projection_admin`]: projection status, rebuilds as sync jobs, the projector role.
 //! - [`cli`]: the `ledgerd` subcommands; `main.rs` only parses and calls them.
 //! - [`telemetry`]: logging set-up shared by the binary and the tests.
+
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod cli;

@@ -1,5 +1,5 @@
 //! Rate limits per API key in fixed one-minute windows, counted in `rate_limits`
-//! (DESIGN decision 9), so that every API process shares them. Requests far from
+//! (design decision 9), so that every API process shares them. Requests far from
 //! their limit are counted in memory and added to the rows every 100 ms; near the
 //! limit each request is counted in its row (see [`RateLimiter`]). The database's
 //! clock defines the windows, so processes on machines with skewed clocks still

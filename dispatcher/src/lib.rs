@@ -6,6 +6,9 @@
 //! claims, maps, signs, sends and describes, refuses targets the service must never
 //! reach, and records what happened through the command bus.
 //!
+//! "Design decision N" in this crate's docs is decision N of the list in
+//! `docs/architecture.md`.
+//!
 //! # Layout
 //!
 //! - [`router`]: the `router` subscription. Each `EventReceived` becomes a recorded

@@ -1,4 +1,4 @@
-//! Metadata of the commands this crate issues on its own (DESIGN decision 3).
+//! Metadata of the commands this crate issues on its own (design decision 3).
 
 use std::collections::HashMap;
 

@@ -1,5 +1,8 @@
 //! Read models and other subscribers of the event log.
 //!
+//! "Design decision N" in this crate's docs is decision N of the list in
+//! `docs/architecture.md`.
+//!
 //! # Layout
 //! - [`subscription`]: the engine: reads the log in its global order, hands batches to
 //!   a [`subscription::Handler`] inside one transaction with the checkpoint, one
@@ -8,6 +11,8 @@
 //! - [`read_models`]: the projector of every event-sourced read model.
 //! - [`rebuild`]: blue/green rebuilds of the read models from the whole log.
 //! - [`time_travel`]: an aggregate's state as of an instant or a sequence.
+
+#![warn(missing_docs)]
 
 pub mod decode;
 pub mod read_models;

@@ -1,4 +1,4 @@
-//! Blue/green rebuilds of the read models (DESIGN decision 10, ADR 0005).
+//! Blue/green rebuilds of the read models (design decision 10, ADR 0005).
 //!
 //! 1. Create the shadow schema `ledger_rebuild` and, in it, the read models as
 //!    `ledger_create_read_models` defines them now; its checkpoint is

@@ -1,4 +1,4 @@
-//! Checkpointed subscriptions over the event log (DESIGN decision 2).
+//! Checkpointed subscriptions over the event log (design decision 2).
 //!
 //! A subscription reads events in the global order `(tx_id, position)`, only below
 //! `pg_snapshot_xmin(pg_current_snapshot())`: every transaction with a smaller id has

@@ -1,6 +1,9 @@
 //! Persistence for Integration Ledger: everything that talks to PostgreSQL below the
 //! domain.
 //!
+//! "Design decision N" in this crate's docs is decision N of the list in
+//! `docs/architecture.md`.
+//!
 //! # Layout
 //! - [`commands`]: the command path over cqrs-es's event-sourced store (postgres-es),
 //!   with retries on concurrent appends.
@@ -12,10 +15,12 @@
 //! - [`db`]: connection pools and the one place where database errors are classified.
 //! - [`migrate`]: the embedded migrations of `migrations/` and partition upkeep.
 //! - [`managed`]: a private PostgreSQL cluster started from the installed server
-//!   binaries when no `DATABASE_URL` is given (DESIGN decision 12).
+//!   binaries when no `DATABASE_URL` is given (design decision 12).
 //! - [`report`]: an error's chain of causes, for logs and reasons.
 //! - [`audit`]: recomputes every stream's hash chain in Rust, independently of the
 //!   database trigger that wrote it, and names the first broken link.
+
+#![warn(missing_docs)]
 
 pub mod audit;
 pub mod commands;

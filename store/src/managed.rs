@@ -1,5 +1,5 @@
 //! A private PostgreSQL cluster, started from the installed server binaries when no
-//! `DATABASE_URL` is given (DESIGN decision 12).
+//! `DATABASE_URL` is given (design decision 12).
 //!
 //! The cluster lives in a data folder that is kept between runs. It listens on
 //! 127.0.0.1 only, on a port chosen when it is first created (and again if that port

@@ -12,6 +12,7 @@
 //! Databases are cloned from a template migrated once per test binary, so a fresh
 //! database costs a file copy, not a migration run.
 
+#![warn(missing_docs)]
 #![allow(clippy::unwrap_used)] // test support: a failure here is a test failure
 
 pub mod fixtures;

@@ -10,6 +10,8 @@
 //! - `src/bin/ledgerd-e2e.rs`: `ledgerd` itself, built in this package so that tests
 //!   can run it (`CARGO_BIN_EXE_ledgerd-e2e`).
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod bench;
 

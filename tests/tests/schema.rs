@@ -5,7 +5,7 @@
 use sqlx::Row as _;
 use tests::TestDatabase;
 
-/// Every seed table and column (../shared/seed/data-structure.en.md) with the type the
+/// Every seed table and column (the seed columns listed in docs/read-models.md) with the type the
 /// foundation issue maps it to.
 const SEED: &[(&str, &[(&str, &str)])] = &[
     (

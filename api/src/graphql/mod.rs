@@ -1,4 +1,4 @@
-//! GraphQL at `/graphql` (DESIGN decision 11): every read model with filters and
+//! GraphQL at `/graphql` (design decision 11): every read model with filters and
 //! Relay cursor pagination, the audit queries, the admin mutations and a live
 //! subscription of delivery changes, with the REST API's keys and scopes.
 //!

@@ -4,7 +4,7 @@
 //! The source is the event log itself, not a read model, so an update never waits
 //! for the projector. The watcher follows the log in its global order
 //! `(tx_id, position)` below the oldest running transaction, like every subscriber
-//! (DESIGN decision 2), so no change is skipped when its transaction commits late;
+//! (design decision 2), so no change is skipped when its transaction commits late;
 //! it is woken by `LISTEN ledger_events` and polls as a fallback. For each status
 //! change (every `Delivery*` event but `AttemptRecorded`, which always comes with
 //! one) it pushes the delivery's state right after that change, folded from the

@@ -1,5 +1,5 @@
 //! The router: a checkpointed subscription that fans every received event out to
-//! one delivery per subscribed endpoint (DESIGN decisions 4 and 6).
+//! one delivery per subscribed endpoint (design decisions 4 and 6).
 //!
 //! For each `EventReceived` in a batch it finds the endpoints and mapping versions
 //! the event goes to as of its own place in the log (ADR 0014): for each target

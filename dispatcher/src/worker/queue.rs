@@ -4,7 +4,7 @@
 //! # Who writes `retry_queue`
 //!
 //! The read-model projector inserts, updates and deletes rows from the Delivery
-//! events; the dispatcher claims rows (the lease columns, DESIGN decision 9) and,
+//! events; the dispatcher claims rows (the lease columns, design decision 9) and,
 //! right after its `RecordAttempt` commits, applies to the row the same change the
 //! projector will apply from the events just written: delete on success or dead
 //! letter, new `next_retry_at`/`attempts` and lease cleared on a retry. Doing it

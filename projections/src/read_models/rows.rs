@@ -69,132 +69,214 @@ impl<R> Table<R> {
 /// `api_keys` (without `last_used_at`, which the API keeps, not the log).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
+    /// The key id.
     pub id: i64,
+    /// A name for people.
     pub name: String,
+    /// SHA-256 of the clear key, hex.
     pub key_hash: String,
+    /// Its scopes, a JSON array of strings.
     pub permissions_json: Value,
+    /// `domain_api_key_status`: active or revoked.
     pub status_id: i16,
+    /// The first characters of the clear key, to tell keys apart.
     pub prefix: String,
+    /// Its own rate limit, if any (else the setting).
     pub rate_limit_per_minute: Option<i32>,
+    /// When it was issued.
     pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// `webhook_endpoints`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EndpointRow {
+    /// The endpoint id.
     pub id: i64,
+    /// The target system it receives for.
     pub system_name: String,
+    /// Where deliveries are POSTed.
     pub url: String,
+    /// The current signing secret, AES-256-GCM ciphertext.
     pub secret: String,
+    /// `domain_endpoint_status`: active, disabled or deleted.
     pub status_id: i16,
+    /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The secret before the last rotation, still signing until it expires (ciphertext).
     pub previous_secret: Option<String>,
+    /// When the previous secret stops signing.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Why it was disabled (by an operator or the circuit breaker), while it is.
     pub disabled_reason: Option<String>,
+    /// Its own retry schedule, if any (else the default policy).
     pub retry_schedule_json: Option<Value>,
+    /// How long one attempt may take, in milliseconds.
     pub timeout_ms: i32,
     /// Where in the log (tx_id, position) it starts being routed to: its
     /// `EndpointRegistered` (ADR 0014).
     pub registered_tx: Option<i64>,
+    /// The position half of `registered_tx`.
     pub registered_position: Option<i64>,
     /// Where it stops: its `EndpointDeleted`.
     pub deleted_tx: Option<i64>,
+    /// The position half of `deleted_tx`.
     pub deleted_position: Option<i64>,
 }
 
 /// `integration_events`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
+    /// The event id.
     pub id: i64,
+    /// Its type, e.g. `order.created`.
     pub event_type: String,
+    /// The system that sent it.
     pub source_system: String,
+    /// The payload as received.
     pub payload_json: Value,
+    /// `domain_event_status`, rolled up from its deliveries.
     pub status_id: i16,
+    /// When it was received (the partition key).
     pub created_at: DateTime<Utc>,
+    /// When its status last changed.
     pub updated_at: DateTime<Utc>,
+    /// The producer's own id for it, unique per source system.
     pub event_key: String,
+    /// How it arrived: REST or an inbound webhook.
     pub channel: String,
+    /// How many deliveries routing gave it, once routed.
     pub delivery_count: Option<i32>,
 }
 
 /// `event_mappings`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MappingRow {
+    /// The mapping id (one per event type and target system).
     pub id: i64,
+    /// The event type it maps.
     pub event_type: String,
+    /// The system it maps for.
     pub target_system: String,
+    /// This version's language and program.
     pub mapping_json: Value,
+    /// The version as shown, e.g. `v3`.
     pub version: String,
+    /// The version as a number.
     pub version_number: i32,
+    /// When this version was published.
     pub published_at: DateTime<Utc>,
+    /// When the mapping was retired, if it was.
     pub retired_at: Option<DateTime<Utc>>,
     /// Where in the log (tx_id, position) this version goes live: its
     /// `MappingPublished` (ADR 0014); a later version's ends it.
     pub published_tx: Option<i64>,
+    /// The position half of `published_tx`.
     pub published_position: Option<i64>,
     /// Its `MappingRetired`, if retired.
     pub retired_tx: Option<i64>,
+    /// The position half of `retired_tx`.
     pub retired_position: Option<i64>,
 }
 
 /// `webhook_deliveries`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
+    /// The delivery id.
     pub id: i64,
+    /// The endpoint it goes to.
     pub endpoint_id: i64,
+    /// The event it carries.
     pub event_id: i64,
+    /// `domain_delivery_status`.
     pub status_id: i16,
+    /// Attempts made so far.
     pub attempts: i32,
+    /// When the last attempt was made.
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The last attempt's HTTP status, if it got one.
     pub response_code: Option<i32>,
+    /// The event's `created_at` (its partition key, for the foreign key).
     pub event_created_at: DateTime<Utc>,
+    /// The mapping routing chose, if any.
     pub mapping_id: Option<i64>,
+    /// Its version number, as of the event.
     pub mapping_version: Option<i32>,
+    /// When the next attempt is due, while one is.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The last attempt's error, if it failed.
     pub last_error: Option<String>,
+    /// When it was scheduled.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
 /// `retry_queue` (its lease columns are operational: cleared on every write).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RetryRow {
+    /// The delivery id.
     pub id: i64,
+    /// The event it carries.
     pub event_id: i64,
+    /// When it is due.
     pub next_retry_at: DateTime<Utc>,
+    /// Attempts made so far.
     pub attempts: i32,
+    /// The event's `created_at` (its partition key).
     pub event_created_at: DateTime<Utc>,
+    /// The endpoint it goes to.
     pub endpoint_id: i64,
 }
 
 /// `dead_letter`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeadLetterRow {
+    /// The dead letter id.
     pub id: i64,
+    /// The event it carried.
     pub event_id: i64,
+    /// Why it was dead-lettered.
     pub reason: String,
+    /// When it was dead-lettered.
     pub created_at: DateTime<Utc>,
+    /// The event's `created_at` (its partition key).
     pub event_created_at: DateTime<Utc>,
+    /// The delivery it ended.
     pub delivery_id: i64,
+    /// The endpoint it was for.
     pub endpoint_id: i64,
+    /// When an operator requeued it, if one did.
     pub requeued_at: Option<DateTime<Utc>>,
 }
 
 /// `sync_jobs`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SyncJobRow {
+    /// The job id.
     pub id: i64,
+    /// What it does, e.g. `dead_letter_replay`, `projection_rebuild`.
     pub job_type: String,
+    /// `domain_job_status`.
     pub status_id: i16,
+    /// When it started running.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// What it was started with.
     pub parameters_json: Value,
+    /// Items done so far.
     pub progress_done: i64,
+    /// Items in all, when known.
     pub progress_total: Option<i64>,
+    /// Why it failed, if it did.
     pub error: Option<String>,
+    /// When it was requested.
     pub created_at: DateTime<Utc>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
