@@ -5,6 +5,7 @@
 //!   processes), re-exported here: [`TestDatabase`], [`process`].
 //! - [`app`]: [`app::TestApp`], the HTTP application in-process on a fresh database,
 //!   with the projector running and helpers to issue keys and send requests.
+//! - [`setup`]: what process tests put in the ledger before they run `ledgerd`.
 //! - [`bench`]: `ledger-bench` (`src/bin/ledger-bench.rs`), the end-to-end
 //!   benchmark of the whole pipeline (`docs/benchmarks.md`).
 //! - `src/bin/ledgerd-e2e.rs`: `ledgerd` itself, built in this package so that tests
@@ -14,5 +15,6 @@
 
 pub mod app;
 pub mod bench;
+pub mod setup;
 
 pub use testkit::*;

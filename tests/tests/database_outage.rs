@@ -11,12 +11,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use domain::endpoint::{self, EndpointCommand};
-use domain::event_mapping::{self, EventMappingCommand};
-use domain::ids::{EndpointId, MappingId};
 use domain::scope::Permissions;
-use domain::secrets::WebhookSecret;
-use domain::values::{EndpointUrl, EventType, SystemName};
 use domain::{Actor, CommandMetadata, Services};
 use nix::sys::signal::Signal;
 use secrecy::ExposeSecret as _;
@@ -84,41 +79,8 @@ async fn set_up(url: &str, port: u16) -> String {
     let pool = PgPool::connect(url).await.unwrap();
     let key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
     let ledger = Ledger::new(pool.clone(), Services::production(&key, 901).unwrap());
-    let meta = || CommandMetadata::for_request(Actor::System, "test").into_map();
-    let system = SystemName::parse("crm").unwrap();
-    let event_type = EventType::parse("order.created").unwrap();
-    let endpoint_id = EndpointId::new(7);
-    ledger
-        .endpoints()
-        .execute(
-            &endpoint::stream_id(endpoint_id),
-            EndpointCommand::Register {
-                endpoint_id,
-                system_name: system.clone(),
-                url: EndpointUrl::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap(),
-                secret: WebhookSecret::generate(&domain::services::OsRandom),
-                retry_policy: None,
-                timeout: None,
-            },
-            meta(),
-        )
-        .await
-        .unwrap();
-    ledger
-        .mappings()
-        .execute(
-            &event_mapping::stream_id(&event_type, &system),
-            EventMappingCommand::Publish {
-                mapping_id: MappingId::new(8),
-                event_type,
-                target_system: system,
-                program: ".".into(),
-                version: None,
-            },
-            meta(),
-        )
-        .await
-        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    tests::setup::subscribe(&ledger, 7, 8, "crm", &url, None).await;
     let issued = api::keys::issue(
         &ledger,
         "producer",

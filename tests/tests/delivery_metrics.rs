@@ -11,12 +11,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::post;
 use domain::delivery::{self, DeliveryCommand};
-use domain::endpoint::{self, EndpointCommand};
-use domain::event_mapping::{self, EventMappingCommand};
-use domain::ids::{EndpointId, EventId, MappingId};
+use domain::ids::{EndpointId, EventId};
 use domain::retry::RetryPolicy;
-use domain::secrets::WebhookSecret;
-use domain::values::{EndpointUrl, EventType, SystemName};
+use domain::values::SystemName;
 use domain::{Actor, CommandMetadata, Services};
 use serde_json::json;
 use store::ledger::Ledger;
@@ -60,41 +57,9 @@ fn meta() -> std::collections::HashMap<String, String> {
 /// Registers endpoint `id` of `system` at `url` with `schedule`, and publishes the
 /// identity mapping of `order.created` for `system`.
 async fn subscribe(ledger: &Ledger, id: i64, system: &str, url: String, schedule: &[u64]) {
-    let system = SystemName::parse(system).unwrap();
-    let endpoint_id = EndpointId::new(id);
     let schedule = schedule.iter().map(|s| Duration::from_secs(*s)).collect();
-    ledger
-        .endpoints()
-        .execute(
-            &endpoint::stream_id(endpoint_id),
-            EndpointCommand::Register {
-                endpoint_id,
-                system_name: system.clone(),
-                url: EndpointUrl::parse(&url).unwrap(),
-                secret: WebhookSecret::generate(&domain::services::OsRandom),
-                retry_policy: Some(RetryPolicy::new(schedule).unwrap()),
-                timeout: None,
-            },
-            meta(),
-        )
-        .await
-        .unwrap();
-    let event_type = EventType::parse("order.created").unwrap();
-    ledger
-        .mappings()
-        .execute(
-            &event_mapping::stream_id(&event_type, &system),
-            EventMappingCommand::Publish {
-                mapping_id: MappingId::new(100 + id),
-                event_type,
-                target_system: system,
-                program: ".".into(),
-                version: None,
-            },
-            meta(),
-        )
-        .await
-        .unwrap();
+    let policy = RetryPolicy::new(schedule).unwrap();
+    tests::setup::subscribe(ledger, id, 100 + id, system, &url, Some(policy)).await;
 }
 
 /// One scrape of `/metrics`.

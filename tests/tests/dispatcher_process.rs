@@ -10,12 +10,9 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use domain::endpoint::{self, EndpointCommand};
-use domain::event_mapping::{self, EventMappingCommand};
-use domain::ids::{EndpointId, EventId, MappingId};
+use domain::ids::EventId;
 use domain::integration_event::{self, Channel, IntegrationEventCommand};
-use domain::secrets::WebhookSecret;
-use domain::values::{EndpointUrl, EventKey, EventType, Payload, SystemName};
+use domain::values::{EventKey, EventType, Payload, SystemName};
 use domain::{Actor, CommandMetadata, Services};
 use store::ledger::Ledger;
 use tests::process::Ledgerd;
@@ -78,40 +75,9 @@ async fn a_dispatcher_killed_mid_run_loses_no_delivery() {
     let key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
     let ledger = Ledger::new(db.pool.clone(), Services::production(&key, 900).unwrap());
     let meta = || CommandMetadata::for_request(Actor::System, "test").into_map();
-    let system = SystemName::parse("crm").unwrap();
-    let event_type = EventType::parse("order.created").unwrap();
-    let endpoint_id = EndpointId::new(7);
-    ledger
-        .endpoints()
-        .execute(
-            &endpoint::stream_id(endpoint_id),
-            EndpointCommand::Register {
-                endpoint_id,
-                system_name: system.clone(),
-                url: EndpointUrl::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap(),
-                secret: WebhookSecret::generate(&domain::services::OsRandom),
-                retry_policy: None,
-                timeout: None,
-            },
-            meta(),
-        )
-        .await
-        .unwrap();
-    ledger
-        .mappings()
-        .execute(
-            &event_mapping::stream_id(&event_type, &system),
-            EventMappingCommand::Publish {
-                mapping_id: MappingId::new(8),
-                event_type: event_type.clone(),
-                target_system: system.clone(),
-                program: ".".into(),
-                version: None,
-            },
-            meta(),
-        )
-        .await
-        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    tests::setup::subscribe(&ledger, 7, 8, "crm", &url, None).await;
+    let event_type = EventType::parse(tests::setup::EVENT_TYPE).unwrap();
     const N: usize = 400;
     for i in 0..N {
         let source = SystemName::parse("shop").unwrap();
