@@ -73,7 +73,7 @@ pub async fn key_state(pool: &sqlx::PgPool, hash: &ApiKeyHash) -> Result<Princip
     .bind(hash.as_str())
     .fetch_optional(pool)
     .await
-    .map_err(ApiError::from_database)?;
+    .map_err(ApiError::internal)?;
     let Some(row) = row else {
         return Err(unauthorized("unknown_api_key", "no API key matches"));
     };
@@ -128,7 +128,7 @@ pub async fn ensure_not_revoked(pool: &sqlx::PgPool, key_id: ApiKeyId) -> Result
     .bind(domain::api_key::stream_id(key_id))
     .fetch_one(pool)
     .await
-    .map_err(ApiError::from_database)?;
+    .map_err(ApiError::internal)?;
     if revoked {
         Err(unauthorized("revoked_api_key", "this API key was revoked"))
     } else {

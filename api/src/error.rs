@@ -115,13 +115,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A database error: 503 `database_unavailable` when the database cannot be
-    /// reached (no connection within the pool's timeout, a broken connection), a 500
-    /// otherwise.
-    pub fn from_database(err: sqlx::Error) -> Self {
-        Self::internal(err)
-    }
-
     /// A 500 from any error; a 503 `database_unavailable` (with `Retry-After`) when
     /// anything in its chain of causes says the database cannot be reached now, so
     /// that clients retry what an outage refused.

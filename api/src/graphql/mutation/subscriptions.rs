@@ -67,7 +67,7 @@ impl SubscriptionQuery {
             let state = state(ctx)?;
             let all = projection_admin::status(&state.pool)
                 .await
-                .map_err(ApiError::from_database)?;
+                .map_err(ApiError::internal)?;
             FieldResult::Ok(all.into_iter().map(SubscriptionState::from).collect())
         };
         run.await.map_err(FieldError::into_graphql)
