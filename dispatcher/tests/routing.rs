@@ -402,9 +402,22 @@ async fn a_batch_routed_again_after_a_crash_schedules_the_recorded_fan_out_witho
     let mut cursor = projections::subscription::checkpoint(p.pool(), dispatcher::ROUTER_NAME)
         .await
         .unwrap();
-    while let Some(next) = router.step(cursor).await.unwrap() {
-        cursor = next;
+    // The snapshot horizon is the whole cluster's: another test's open transaction
+    // can keep events out of reach for a moment, so step until all three are handled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        while let Some(next) = router.step(cursor).await.unwrap() {
+            cursor = next;
+        }
+        if p.count_events("EventUnroutable").await == 1
+            && p.count_events("DeliveryScheduled").await == 2
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never routed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let routed_to = cursor;
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(p.pool())
         .await
@@ -426,8 +439,15 @@ async fn a_batch_routed_again_after_a_crash_schedules_the_recorded_fan_out_witho
     let mut cursor = projections::subscription::checkpoint(p.pool(), dispatcher::ROUTER_NAME)
         .await
         .unwrap();
-    while let Some(next) = router.step(cursor).await.unwrap() {
-        cursor = next;
+    // Read the whole batch again, however long the horizon holds it back.
+    while cursor < routed_to {
+        match router.step(cursor).await.unwrap() {
+            Some(next) => cursor = next,
+            None => {
+                assert!(std::time::Instant::now() < deadline, "never read again");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
     drop(guard);
 
