@@ -1,0 +1,31 @@
+import { useCallback, useMemo } from "react";
+import { useLocation, useSearch } from "wouter";
+
+/**
+ * The query string as a record, and a setter that replaces some parameters
+ * (empty or null values are removed) without adding a history entry.
+ */
+export function useSearchParams(): [
+  Record<string, string>,
+  (changes: Record<string, string | null | undefined>) => void,
+] {
+  const search = useSearch();
+  const [location, navigate] = useLocation();
+  const params = useMemo(
+    () => Object.fromEntries(new URLSearchParams(search)),
+    [search],
+  );
+  const set = useCallback(
+    (changes: Record<string, string | null | undefined>) => {
+      const next = new URLSearchParams(search);
+      for (const [k, v] of Object.entries(changes)) {
+        if (v == null || v === "") next.delete(k);
+        else next.set(k, v);
+      }
+      const qs = next.toString();
+      navigate(qs ? `${location}?${qs}` : location, { replace: true });
+    },
+    [search, location, navigate],
+  );
+  return [params, set];
+}

@@ -1,0 +1,13 @@
+import { Empty } from "../../components/Empty";
+import { PageHeader } from "../../components/PageHeader";
+import { usePageTitle, type PageProps } from "../../lib/page";
+
+export default function Page(_props: PageProps) {
+  usePageTitle("Audit");
+  return (
+    <>
+      <PageHeader title="Audit" />
+      <Empty>This page is being built.</Empty>
+    </>
+  );
+}

@@ -1,0 +1,13 @@
+import { Empty } from "../../components/Empty";
+import { PageHeader } from "../../components/PageHeader";
+import { usePageTitle, type PageProps } from "../../lib/page";
+
+export default function Page(_props: PageProps) {
+  usePageTitle("Overview");
+  return (
+    <>
+      <PageHeader title="Overview" />
+      <Empty>This page is being built.</Empty>
+    </>
+  );
+}
