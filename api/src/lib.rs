@@ -43,3 +43,4 @@ pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod usage;
+pub mod verification;

@@ -299,7 +299,8 @@ pub async fn run_rebuild_job(
     Ok(result?)
 }
 
-async fn report(ledger: &Ledger, job_id: SyncJobId, progress: Progress) {
+/// Records `progress` on sync job `job_id`; a failure is logged, not fatal.
+pub(crate) async fn report(ledger: &Ledger, job_id: SyncJobId, progress: Progress) {
     let command = SyncJobCommand::ReportProgress {
         done: progress.done,
         total: progress.total.max(progress.done),
@@ -317,7 +318,7 @@ async fn report(ledger: &Ledger, job_id: SyncJobId, progress: Progress) {
     }
 }
 
-fn metadata(actor: Actor) -> std::collections::HashMap<String, String> {
+pub(crate) fn metadata(actor: Actor) -> std::collections::HashMap<String, String> {
     CommandMetadata::for_request(actor, format!("rebuild-{}", std::process::id())).into_map()
 }
 

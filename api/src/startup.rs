@@ -40,6 +40,10 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
     /// The process's Prometheus recorder.
     pub metrics: PrometheusHandle,
+    /// The mapping sandbox dry runs use (no child until the first).
+    pub sandbox: Arc<dispatcher::sandbox::SandboxPool>,
+    /// The closed minutes `overview` has counted.
+    pub overview: Arc<crate::graphql::overview::MinuteCache>,
 }
 
 impl AppState {
@@ -53,6 +57,8 @@ impl AppState {
             settings: Arc::new(settings.clone()),
             last_used: Arc::new(LastUsed::default()),
             metrics: crate::metrics::handle(),
+            sandbox: Arc::new(crate::graphql::dry_run::sandbox(settings)),
+            overview: Arc::default(),
         }
     }
 }
@@ -154,7 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health::health))
         .merge(routes::ops::router())
         .merge(api)
-        .fallback(routes::not_found)
+        .fallback(routes::console::serve)
         .with_state(state)
 }
 

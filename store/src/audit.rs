@@ -86,6 +86,18 @@ const SELECT: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type,
 /// Walks every stream of the log and recomputes its chain; stops at the first break.
 #[tracing::instrument(skip_all, err)]
 pub async fn verify_all(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
+    verify_all_reporting(pool, |_| {}).await
+}
+
+/// Events verified between two calls of `verify_all_reporting`'s `progress`.
+pub const PROGRESS_EVERY: u64 = 1000;
+
+/// [`verify_all`], calling `progress` with the report so far every
+/// [`PROGRESS_EVERY`] events (and not at the end: the result is the last report).
+pub async fn verify_all_reporting(
+    pool: &PgPool,
+    mut progress: impl FnMut(&VerifyReport),
+) -> Result<VerifyReport, sqlx::Error> {
     use futures_util::TryStreamExt as _;
     let sql = format!("{SELECT} ORDER BY aggregate_type, aggregate_id, sequence");
     let mut rows = sqlx::query(&sql).fetch(pool);
@@ -94,8 +106,30 @@ pub async fn verify_all(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
         if !walker.push(decode(&row)?) {
             break;
         }
+        if walker.report.events % PROGRESS_EVERY == 0 {
+            progress(&walker.report);
+        }
     }
     Ok(walker.report)
+}
+
+/// About how many events the log holds (the planner's estimate, or an exact count
+/// when the table has never been analysed): a progress bar's total, read in
+/// constant time.
+pub async fn estimated_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let estimate: Option<f32> =
+        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass")
+            .fetch_optional(pool)
+            .await?;
+    match estimate {
+        Some(n) if n >= 0.0 => Ok(n as u64),
+        _ => {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(pool)
+                .await?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+    }
 }
 
 /// Recomputes the chain of one stream.

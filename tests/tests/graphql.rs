@@ -12,6 +12,8 @@ mod support;
 
 #[path = "graphql/audit.rs"]
 mod audit;
+#[path = "graphql/console.rs"]
+mod console;
 #[path = "graphql/errors.rs"]
 mod errors;
 #[path = "graphql/mutations.rs"]

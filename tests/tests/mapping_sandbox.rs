@@ -349,3 +349,72 @@ async fn a_memory_bomb_dead_letters_at_the_memory_limit_and_the_dispatcher_survi
     s.event("order.paid", 2).await;
     s.delivered("billing", json!({"id": 2, "n": 1})).await;
 }
+
+/// `dryRunMapping` runs a program in the API's own sandbox, under the limits a
+/// delivery runs under: a program that spins or overflows its stack is killed and
+/// answered as an error, and the same process goes on answering.
+#[tokio::test]
+async fn a_dry_run_runs_in_the_sandbox_under_the_delivery_limits() {
+    let s = Setup::new().await;
+    let vars = [
+        ("DATABASE_URL", s.db.url.as_str()),
+        ("LEDGER_MASTER_KEY", MASTER_KEY),
+        ("LEDGER_MAPPING_TIMEOUT_MS", "1000"),
+    ];
+    let ledgerd = Ledgerd::serve(BIN, &["--roles", "api"], &vars)
+        .await
+        .unwrap();
+    let issued = api::keys::issue(
+        &s.ledger,
+        "mapper",
+        domain::scope::Permissions::parse(["mappings:read"]).unwrap(),
+        None,
+        CommandMetadata::for_request(Actor::System, "test"),
+    )
+    .await
+    .unwrap();
+    let key = secrecy::ExposeSecret::expose_secret(&issued.key).to_owned();
+    let client = reqwest::Client::new();
+    let dry_run = |program: &str| {
+        let request = client
+            .post(format!("{}/graphql", ledgerd.url()))
+            .bearer_auth(&key)
+            .json(&json!({
+                "query": "query($p: String!, $x: JSON) { dryRunMapping(program: $p, payload: $x) { output error { code message } durationMs } }",
+                "variables": { "p": program, "x": {"order": {"id": 7, "total": 12}} },
+            }));
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"]["dryRunMapping"].clone()
+        }
+    };
+    let mapped = dry_run("{id: .order.id, cents: (.order.total * 100)}").await;
+    assert_eq!(mapped["output"], json!({"id": 7, "cents": 1200}));
+    assert_eq!(mapped["error"], Value::Null);
+
+    let raised = dry_run(r#"error("no such order")"#).await;
+    assert_eq!(raised["error"]["code"], json!("mapping_failed"));
+    assert!(
+        raised["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such order"),
+        "{raised}"
+    );
+
+    let spins = dry_run("def f: f; f").await;
+    assert_eq!(spins["error"]["code"], json!("mapping_timeout"), "{spins}");
+    assert!(spins["durationMs"].as_i64().unwrap() >= 1000);
+
+    let overflows = dry_run("def f: 1 + f; f").await;
+    assert_eq!(
+        overflows["error"]["code"],
+        json!("mapping_crashed"),
+        "{overflows}"
+    );
+
+    // The same program text as an earlier run is compiled again, not cached.
+    let again = dry_run("{id: .order.id}").await;
+    assert_eq!(again["output"], json!({"id": 7}));
+}

@@ -178,6 +178,7 @@ pub async fn endpoint(ledger: &Ledger, id: EndpointId) -> FieldResult<EndpointNo
             .filter(|_| d.previous_secret.is_some()),
         created_at: d.registered_at,
         updated_at,
+        fare: std::sync::Arc::default(),
     })
 }
 

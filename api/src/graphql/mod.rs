@@ -17,6 +17,10 @@
 //! - [`pagination`]: keyset pagination on `(time, id)`; opaque cursors.
 //! - [`query`]: the read-model queries; [`filters`]: their `filter` arguments.
 //! - [`audit`]: `history`, `log`, `stateAt`, `verifyChain`.
+//! - [`overview`]: `viewer` (the calling key) and `overview` (per-minute counts
+//!   from the log, the queue, endpoint health), what a console opens on.
+//! - [`dry_run`]: `checkMapping` and `dryRunMapping`, a mapping tried in the
+//!   sandbox before it is published.
 //! - [`history`]: views built from an aggregate's own stream (attempts, mutation
 //!   results).
 //! - [`mutation`]: the mutations.
@@ -28,11 +32,13 @@
 pub mod audit;
 pub mod context;
 pub mod cost;
+pub mod dry_run;
 pub mod error;
 pub mod filters;
 pub mod history;
 pub mod http;
 pub mod mutation;
+pub mod overview;
 pub mod pagination;
 pub mod query;
 pub mod subscription;
@@ -54,6 +60,8 @@ pub struct QueryRoot(
     query::ReadModelQuery,
     audit::AuditQuery,
     mutation::subscriptions::SubscriptionQuery,
+    overview::OverviewQuery,
+    dry_run::DryRunQuery,
 );
 
 /// The schema.

@@ -492,3 +492,60 @@ impl DeliveryNode {
         run.await.map_err(FieldError::into_graphql)
     }
 }
+
+/// How an endpoint fares: its circuit breaker's failure streak and recent success.
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+pub struct EndpointFare {
+    failing_since: Option<DateTime<Utc>>,
+    failed_attempts: i32,
+    success_rate: Option<f64>,
+}
+
+/// Deliveries the success rate is taken over: an endpoint's latest attempted ones.
+const SUCCESS_RATE_OVER: i64 = 1000;
+
+impl EndpointNode {
+    async fn fare(&self, ctx: &Context<'_>) -> async_graphql::Result<EndpointFare> {
+        let run = self.fare.get_or_try_init(|| async {
+            let fare: EndpointFare = sqlx::query_as(
+                "SELECT h.first_failure_at AS failing_since, \
+                        coalesce(h.failed_attempts, 0) AS failed_attempts, \
+                        (SELECT avg((d.status_id = 3)::int)::float8 FROM \
+                           (SELECT status_id FROM webhook_deliveries \
+                            WHERE endpoint_id = $1 AND attempts > 0 \
+                            ORDER BY id DESC LIMIT $2) d) AS success_rate \
+                 FROM (SELECT $1::bigint AS id) e \
+                 LEFT JOIN endpoint_health h ON h.endpoint_id = e.id",
+            )
+            .bind(self.id.0)
+            .bind(SUCCESS_RATE_OVER)
+            .fetch_one(&state(ctx)?.pool)
+            .await?;
+            Ok::<_, FieldError>(fare)
+        });
+        run.await.copied().map_err(FieldError::into_graphql)
+    }
+}
+
+#[ComplexObject]
+impl EndpointNode {
+    /// Since when every attempt to it has failed (the circuit breaker's streak,
+    /// which disables it when it lasts), if they have.
+    async fn failing_since(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self.fare(ctx).await?.failing_since)
+    }
+
+    /// Failed attempts in that streak (0 when not failing).
+    async fn failed_attempts(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.fare(ctx).await?.failed_attempts)
+    }
+
+    /// The share (0 to 1) of its latest 1,000 attempted deliveries that succeeded;
+    /// null before any attempt.
+    async fn success_rate(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        Ok(self.fare(ctx).await?.success_rate)
+    }
+}

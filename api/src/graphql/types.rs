@@ -193,7 +193,7 @@ pub struct ApiKeyNode {
 
 /// A webhook endpoint (`webhook_endpoints`). Its secrets are never shown.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "Endpoint")]
+#[graphql(name = "Endpoint", complex)]
 pub struct EndpointNode {
     /// The endpoint's id.
     pub id: Id,
@@ -216,6 +216,10 @@ pub struct EndpointNode {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its health fields' row, read once for all of them.
+    #[sqlx(skip)]
+    #[graphql(skip)]
+    pub fare: std::sync::Arc<tokio::sync::OnceCell<super::query::EndpointFare>>,
 }
 
 /// A delivery of one event to one endpoint (`webhook_deliveries`).

@@ -4,7 +4,9 @@
 //! - [`ops`]: `GET /ready` and `GET /metrics`.
 //! - [`events`]: `POST /v1/events` (one event or a batch), `GET /v1/events/{id}`.
 //! - [`inbound`]: `POST /v1/inbound/{source_system}`, signed inbound webhooks.
+//! - [`console`]: the admin console at `/` (the fallback of every other path).
 
+pub mod console;
 pub mod events;
 pub mod health;
 pub mod inbound;

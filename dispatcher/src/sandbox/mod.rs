@@ -37,6 +37,10 @@ pub use pool::{SandboxConfig, SandboxPool};
 /// refused (and the child, which may be misbehaving, killed).
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
+/// The `mapping_id` of a program that is not a published version (a dry run): the
+/// child compiles it for this request only and caches nothing.
+pub const DRY_RUN_MAPPING_ID: i64 = 0;
+
 /// One mapping to run: the program (cached by the child under `mapping_id`; a
 /// published mapping version never changes) and the event payload it maps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

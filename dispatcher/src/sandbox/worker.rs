@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use domain::mapping::MappingProgram;
 
-use super::{Request, Response};
+use super::{Request, Response, DRY_RUN_MAPPING_ID};
 
 /// Stack of the thread that runs the programs: deep enough for any sane program's
 /// recursion; an insane one overflows it and ends this process only.
@@ -90,6 +90,17 @@ pub fn serve(mut input: impl BufRead, mut output: impl Write) -> io::Result<()> 
 }
 
 fn run(programs: &mut HashMap<i64, MappingProgram>, request: &Request) -> Response {
+    if request.mapping_id == DRY_RUN_MAPPING_ID {
+        // A dry run's program is not a published version: compiled each time, kept
+        // by no one.
+        return match MappingProgram::compile_here(&request.source) {
+            Ok(program) => match program.run(&request.payload) {
+                Ok(body) => Response::Ok(body),
+                Err(err) => Response::Err(err.to_string()),
+            },
+            Err(err) => Response::Err(err.to_string()),
+        };
+    }
     let program = match programs.get(&request.mapping_id) {
         Some(program) => program,
         // On this thread (large stack, set up by `main`): `compile` would reserve a
@@ -146,6 +157,19 @@ mod tests {
             exchange(&input),
             vec![json!({"ok": {"id": 7}}), json!({"ok": {"id": 7}})]
         );
+    }
+
+    #[test]
+    fn dry_runs_are_compiled_each_time_and_never_cached() {
+        let input = request(DRY_RUN_MAPPING_ID, "{id: .order.id}")
+            + &request(DRY_RUN_MAPPING_ID, ".order.note")
+            + &request(DRY_RUN_MAPPING_ID, "garbage ((");
+        let out = exchange(&input);
+        assert_eq!(out[0], json!({"ok": {"id": 7}}));
+        assert_eq!(out[1], json!({"ok": "line\nbreak"}));
+        assert!(out[2]["err"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not compile")));
     }
 
     #[test]

@@ -291,6 +291,21 @@ impl AdminMutations {
         rebuild(ctx, &name).await.map_err(FieldError::into_graphql)
     }
 
+    /// Verifies every stream's hash chain as a `chain_verification` sync job;
+    /// answers with the job at once (follow it with `syncJob(id)`). The job fails
+    /// naming the first altered event, and succeeds when the log is intact.
+    #[graphql(guard = "ScopeGuard(Scope::JobsWrite).and(ScopeGuard(Scope::AuditRead))")]
+    async fn verify_log(&self, ctx: &Context<'_>) -> Answer<SyncJobNode> {
+        let run = async {
+            let state = state(ctx)?;
+            let job_id = crate::verification::start(&state.ledger, principal(ctx)?.actor())
+                .await
+                .map_err(ApiError::internal)?;
+            history::sync_job(&state.ledger, job_id).await
+        };
+        run.await.map_err(FieldError::into_graphql)
+    }
+
     /// Sets the secret an inbound source signs its webhooks with (given, or
     /// generated); answers with it, this once.
     #[graphql(guard = "ScopeGuard(Scope::Admin)")]
