@@ -93,3 +93,73 @@ async fn metrics_are_prometheus_text_with_counters_queue_depth_and_projection_la
         "{text}"
     );
 }
+
+/// The console's bundle, embedded in the binary, at `/`: its files with their types
+/// (and gzip twins when asked), its pages (any other path outside the API) as
+/// `index.html`, and the API's own 404 everywhere else.
+#[tokio::test]
+async fn the_console_is_served_at_the_root_and_the_api_keeps_its_404s() {
+    let app = TestApp::spawn().await;
+    let get = |path: &str| app.client.get(app.url(path)).send();
+
+    let root = get("/").await.unwrap();
+    assert_eq!(root.status(), 200);
+    assert_eq!(root.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(root.headers()["cache-control"], "no-cache");
+    let index = root.text().await.unwrap();
+    assert!(index.contains("<div id=\"root\"></div>"), "{index}");
+
+    // A page of the console, deep-linked: the same document, its script routes it.
+    let page = get("/events/118430812364881920?status=failed")
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.text().await.unwrap(), index);
+
+    // The entry script the document names, cached for good.
+    let script = index
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(script.starts_with("/assets/"), "{script}");
+    let js = get(script).await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(js.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let plain = js.bytes().await.unwrap();
+    let zipped = app
+        .client
+        .get(app.url(script))
+        .header("accept-encoding", "br, gzip;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    if zipped.headers().get("content-encoding").is_some() {
+        assert_eq!(zipped.headers()["content-encoding"], "gzip");
+        let body = zipped.bytes().await.unwrap();
+        assert!(body.len() < plain.len());
+        assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzip stream");
+    }
+
+    // Not the console's: a missing asset, the API's paths, other methods.
+    for path in [
+        "/assets/nope-123.js",
+        "/v1/nope",
+        "/graphql/nope",
+        "/metricsx",
+    ] {
+        let response = get(path).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], json!("route_not_found"), "{path}: {body}");
+    }
+    let post = app.client.post(app.url("/events")).send().await.unwrap();
+    assert_eq!(post.status(), 404);
+}

@@ -95,6 +95,11 @@ async fn overview_counts_the_log_per_minute_and_shows_queue_and_health() {
     schedule(&app, "shop", other, &healthy).await;
     attempt(&app, other, &healthy, 500, 1).await;
     projected(&app, "retry_queue", delivery.get()).await;
+    app.wait_for("the dead letter projected", || async {
+        app.count("SELECT count(*) FROM dead_letter").await == 1
+            && app.count("SELECT count(*) FROM retry_queue").await == 2
+    })
+    .await;
     sqlx::query("INSERT INTO endpoint_health (endpoint_id, first_failure_at, failed_attempts) VALUES ($1, now(), 1)")
         .bind(failing.parse::<i64>().unwrap())
         .execute(app.pool())

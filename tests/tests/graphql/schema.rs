@@ -23,3 +23,58 @@ fn exported_schema_matches_the_code() {
          `UPDATE_SCHEMA=1 cargo test -p tests --test graphql exported_schema` and review the diff"
     );
 }
+
+/// Every field of `Query`, `Mutation` and `Subscription` is named in
+/// `docs/graphql.md` (in backticks), so what the API gains is documented.
+#[test]
+fn every_root_field_is_documented() {
+    let sdl = api::graphql::sdl();
+    let guide = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/graphql.md"),
+    )
+    .unwrap();
+    let mut undocumented = Vec::new();
+    let mut fields = 0;
+    for root in ["Query", "Mutation", "Subscription"] {
+        let start = sdl.find(&format!("type {root} {{")).unwrap();
+        let body = &sdl[start..];
+        let body = &body[..body.find("\n}").unwrap()];
+        let mut in_doc = false;
+        for line in body.lines().skip(1) {
+            let line = line.trim();
+            if line.starts_with("\"\"\"") {
+                in_doc = !(in_doc || line.len() > 3 && line.ends_with("\"\"\""));
+                continue;
+            }
+            if in_doc || line.is_empty() {
+                continue;
+            }
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if name.is_empty() {
+                continue;
+            }
+            fields += 1;
+            let named = [
+                format!("`{name}`"),
+                format!("`{name}("),
+                format!(" {name}("),
+            ]
+            .iter()
+            .any(|form| guide.contains(form.as_str()));
+            if !named {
+                undocumented.push(format!("{root}.{name}"));
+            }
+        }
+    }
+    assert!(
+        fields > 40,
+        "only {fields} root fields found: the parser is wrong"
+    );
+    assert!(
+        undocumented.is_empty(),
+        "not in docs/graphql.md: {undocumented:?}"
+    );
+}
