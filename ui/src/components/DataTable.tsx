@@ -26,6 +26,8 @@ export function DataTable<T>(props: {
   renderExpanded?: (row: T) => ReactNode;
   rowTestId?: string;
   rowClassName?: (row: T) => string | undefined;
+  /** On narrow screens, show each row as a card of label/value lines (default true). */
+  stackOnMobile?: boolean;
 }) {
   // eslint-disable-next-line react-hooks/incompatible-library
   const table = useReactTable({
@@ -38,7 +40,11 @@ export function DataTable<T>(props: {
   const colCount = table.getVisibleLeafColumns().length;
   return (
     <div className="table-wrap">
-      <table className="table">
+      <table
+        className={
+          props.stackOnMobile === false ? "table" : "table table-stack"
+        }
+      >
         {props.caption ? (
           <caption className="visually-hidden">{props.caption}</caption>
         ) : null}
@@ -68,7 +74,12 @@ export function DataTable<T>(props: {
                     key={cell.id}
                     data-label={headerText(cell.column.columnDef.header)}
                   >
-                    {flexRender(cell.column.columnDef.cell, cell.getContext())}
+                    <div className="cell">
+                      {flexRender(
+                        cell.column.columnDef.cell,
+                        cell.getContext(),
+                      )}
+                    </div>
                   </td>
                 ))}
               </tr>

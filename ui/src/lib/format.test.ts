@@ -39,6 +39,7 @@ describe("format", () => {
     expect(formatRelative("2024-12-31T23:57:00Z", now)).toBe("3 min ago");
     expect(formatRelative("2025-01-01T00:00:20Z", now)).toBe("in 20 s");
     expect(formatRelative("2025-01-01T00:00:00.500Z", now)).toBe("now");
+    expect(formatRelative("2024-12-31T23:59:56.800Z", now)).toBe("3 s ago");
   });
   it("formats numbers and shares", () => {
     expect(formatNumber(12345)).toBe("12,345");

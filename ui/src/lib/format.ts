@@ -35,7 +35,8 @@ export function formatDuration(ms: number): string {
   const sign = ms < 0 ? "-" : "";
   const a = Math.abs(ms);
   if (a < 1000) return `${sign}${Math.round(a)} ms`;
-  if (a < 10_000) return `${sign}${(Math.floor(a / 100) / 10).toFixed(1)} s`;
+  if (a < 10_000 && a % 1000 !== 0)
+    return `${sign}${(Math.floor(a / 100) / 10).toFixed(1)} s`;
   const s = Math.floor(a / 1000);
   if (s < 60) return `${sign}${s} s`;
   const m = Math.floor(s / 60);
@@ -55,7 +56,9 @@ export function formatRelative(
   if (!d) return String(value);
   const diff = d.getTime() - now.getTime();
   if (Math.abs(diff) < 1000) return "now";
-  const text = formatDuration(Math.abs(diff));
+  // Whole seconds are enough for "how long ago".
+  const a = Math.abs(diff);
+  const text = formatDuration(a < 60_000 ? Math.round(a / 1000) * 1000 : a);
   return diff < 0 ? `${text} ago` : `in ${text}`;
 }
 
