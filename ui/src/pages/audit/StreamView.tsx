@@ -9,12 +9,13 @@ import { useCan } from "../../lib/session";
 import { ChainBadge } from "./ChainBadge";
 import {
   STREAM_KINDS,
-  lastSequenceAt,
+  appliedThrough,
   relatedLinks,
   streamKind,
   type StreamKind,
+  type Travel,
 } from "./streams";
-import { TimeTravel, type Travel } from "./TimeTravel";
+import { TimeTravel } from "./TimeTravel";
 import { Timeline } from "./Timeline";
 import { usePreciseContext } from "./usePreciseContext";
 
@@ -165,9 +166,7 @@ export function StreamView(props: { kind: StreamKind; id: string }) {
             <Timeline
               events={events}
               current={current}
-              appliedThrough={
-                current != null ? lastSequenceAt(events, current) : null
-              }
+              appliedThrough={appliedThrough(events, effective)}
               onTravel={travelTo}
             />
           </div>

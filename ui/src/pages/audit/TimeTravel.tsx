@@ -7,9 +7,10 @@ import { Time } from "../../components/Time";
 import { graphql } from "../../gql";
 import type { AggregateType } from "../../gql/graphql";
 import {
+  appliedThrough,
   instantToLocalInput,
-  lastSequenceAt,
   localInputToInstant,
+  type Travel,
 } from "./streams";
 import { usePreciseContext } from "./usePreciseContext";
 
@@ -23,10 +24,6 @@ const StateAt = graphql(`
     }
   }
 `);
-
-/** Where the time travel stands: after the stream's event `k`, or at an instant. */
-export type Travel =
-  { mode: "event"; k: number } | { mode: "instant"; local: string };
 
 export interface TravelEvent {
   sequence: number;
@@ -67,7 +64,9 @@ export function TimeTravel(props: {
   // urql keeps the previous answer while the next one loads: no flicker on the slider.
   const state = at == null ? undefined : data?.stateAt;
 
-  const included = k != null ? lastSequenceAt(events, k) : null;
+  const included = appliedThrough(events, travel);
+  // Where the slider stands: event k, or the last event recorded by the instant.
+  const position = k ?? Math.max(included ?? 0, 1);
   const step = (to: number) =>
     onTravel({ mode: "event", k: Math.min(Math.max(to, 1), n) });
 
@@ -80,13 +79,25 @@ export function TimeTravel(props: {
       <div className="audit-travel-controls">
         <div className="field audit-travel-slider">
           <label htmlFor={sliderId}>
-            State after event{" "}
-            <strong>
-              {k ?? "—"} of {n}
-            </strong>
-            {current ? (
-              <span className="muted"> · {current.eventType}</span>
-            ) : null}
+            {k != null ? (
+              <>
+                State after event{" "}
+                <strong>
+                  {k} of {n}
+                </strong>
+                {current ? (
+                  <span className="muted"> · {current.eventType}</span>
+                ) : null}
+              </>
+            ) : (
+              <>
+                State at the instant:{" "}
+                <strong>
+                  {included ?? "—"} of {n}
+                </strong>{" "}
+                events applied
+              </>
+            )}
           </label>
           <div className="audit-stepper">
             <button
@@ -94,7 +105,7 @@ export function TimeTravel(props: {
               className="btn btn-small"
               aria-label="Previous event"
               disabled={k == null ? n === 0 : k <= 1}
-              onClick={() => step((k ?? n + 1) - 1)}
+              onClick={() => step((k ?? position + 1) - 1)}
             >
               ‹
             </button>
@@ -104,7 +115,7 @@ export function TimeTravel(props: {
               min={1}
               max={Math.max(n, 1)}
               step={1}
-              value={k ?? n}
+              value={position}
               disabled={n === 0}
               data-testid="time-travel-slider"
               aria-valuetext={
@@ -119,7 +130,7 @@ export function TimeTravel(props: {
               className="btn btn-small"
               aria-label="Next event"
               disabled={k == null ? n === 0 : k >= n}
-              onClick={() => step((k ?? 0) + 1)}
+              onClick={() => step((k ?? position - 1) + 1)}
             >
               ›
             </button>

@@ -82,6 +82,12 @@ export function VerifyLog(props: {
       >
         {running ? "Verifying the log…" : "Verify whole log"}
       </button>
+      {props.jobId ? null : (
+        <p className="muted">
+          Recomputes every stream's hash chain and names the first altered
+          event, if any.
+        </p>
+      )}
       <ErrorNotice error={startError} title="Verification not started" />
       {props.jobId ? (
         <div className="audit-verify-job" aria-live="polite">

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   lastSequenceAt,
+  lastSequenceBefore,
   localInputToInstant,
   metadataOf,
   microseconds,
@@ -80,5 +81,17 @@ describe("times", () => {
     expect(lastSequenceAt(events, 1)).toBe(1);
     expect(lastSequenceAt(events, 2)).toBe(3);
     expect(lastSequenceAt(events, 4)).toBe(4);
+  });
+});
+
+describe("lastSequenceBefore", () => {
+  const events = [
+    { sequence: 1, recordedAt: "2026-12-07T15:54:42.405891+00:00" },
+    { sequence: 2, recordedAt: "2026-12-07T15:54:47.422492+00:00" },
+  ];
+  it("counts the events recorded by an instant", () => {
+    expect(lastSequenceBefore(events, "2026-12-07T15:54:40.000Z")).toBe(0);
+    expect(lastSequenceBefore(events, "2026-12-07T15:54:42.406Z")).toBe(1);
+    expect(lastSequenceBefore(events, "2026-12-07T16:00:00Z")).toBe(2);
   });
 });

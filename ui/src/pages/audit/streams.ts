@@ -161,3 +161,34 @@ export function microseconds(value: string): number {
   const fraction = Number((m[2] ?? "").padEnd(6, "0").slice(0, 6));
   return whole * 1000 + fraction;
 }
+
+/** The last sequence recorded at or before `instant` (0: none yet). */
+export function lastSequenceBefore(
+  events: readonly { sequence: number; recordedAt: string }[],
+  instant: string,
+): number {
+  const t = microseconds(instant);
+  let last = 0;
+  for (const e of events) {
+    if (microseconds(e.recordedAt) <= t) last = Math.max(last, e.sequence);
+  }
+  return last;
+}
+
+/** Where the time travel stands: after the stream's event `k`, or at an instant. */
+export type Travel =
+  { mode: "event"; k: number } | { mode: "instant"; local: string };
+
+/**
+ * The last event the state at `travel` includes: after event k, those of its
+ * transaction too; at an instant (local `datetime-local` value), every event
+ * recorded by then. Null for no valid instant.
+ */
+export function appliedThrough(
+  events: readonly { sequence: number; recordedAt: string }[],
+  travel: Travel,
+): number | null {
+  if (travel.mode === "event") return lastSequenceAt(events, travel.k);
+  const at = localInputToInstant(travel.local);
+  return at == null ? null : lastSequenceBefore(events, at);
+}
