@@ -1,0 +1,104 @@
+// Scenario 6: the dead-lettered-then-replayed delivery's stream (aggregate `Delivery`,
+// id `<eventId>:<endpointId>`) in the Audit page: its history, and time travel to its
+// state between two attempts (after the first retry was scheduled: attempts = 1),
+// then to an instant after everything (succeeded).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  CONSOLE_URL,
+  EVENT_TYPE,
+  eventually,
+  gql,
+  loadState,
+  postEvent,
+  receiver,
+  saveState,
+  subscribeThroughApi,
+  unique,
+  withConsole,
+} from "./lib.mjs";
+
+/** A delivery that failed once and then succeeded, when scenario 5 left none. */
+async function deliveryWithARetry() {
+  const endpointId = await subscribeThroughApi(`retry-${unique()}`, {
+    retrySchedule: [1, 1],
+  });
+  await receiver.fail(true);
+  try {
+    const event = await postEvent({
+      eventType: EVENT_TYPE,
+      eventKey: `tt-${unique()}`,
+      payload: { id: 8 },
+    });
+    await eventually("a failed attempt", async () => {
+      const data = await gql(
+        `query($id: ID!) { event(id: $id) { deliveries { attemptCount } } }`,
+        { id: event.id },
+      );
+      return data.event.deliveries[0]?.attemptCount >= 1;
+    });
+    return { eventId: event.id, endpointId };
+  } finally {
+    await receiver.fail(false);
+  }
+}
+
+test("travel through a delivery's history in the audit page", async (t) => {
+  const { deadLetter } = loadState();
+  const { eventId, endpointId } = deadLetter ?? (await deliveryWithARetry());
+  const id = `${eventId}:${endpointId}`;
+  saveState({ auditStream: id });
+  const { history } = await gql(
+    `query($id: String!) { history(aggregateType: DELIVERY, aggregateId: $id) { sequence eventType } }`,
+    { id },
+  );
+  const retry = history.find((e) => e.eventType === "DeliveryRetryScheduled");
+  assert.ok(retry, `a retry in ${JSON.stringify(history)}`);
+
+  await withConsole(
+    t,
+    async (page) => {
+      await page.goto(
+        `${CONSOLE_URL}/audit?type=Delivery&id=${encodeURIComponent(id)}`,
+      );
+      // The timeline: every event of the stream, in order.
+      for (const event of history) {
+        await page.getByText(event.eventType).first().waitFor();
+      }
+      await page
+        .getByText(/DeliveryDeadLettered/)
+        .first()
+        .waitFor();
+
+      // The slider: state after event k, k = the first retry's sequence.
+      const slider = page.getByTestId("time-travel-slider");
+      await slider.focus();
+      await page.keyboard.press("Home");
+      for (let k = 1; k < retry.sequence; k++)
+        await page.keyboard.press("ArrowRight");
+      assert.equal(await slider.inputValue(), String(retry.sequence));
+      const state = page.getByTestId("state-json");
+      await eventually("the state between two attempts", async () => {
+        const text = (await state.innerText()).replace(/\s+/g, "");
+        return (
+          /"attempts":1[,}]/.test(text) && /"status":"retrying"/.test(text)
+        );
+      });
+
+      // The instant picker: a minute from now, in the browser's local time.
+      const later = await page.evaluate(() => {
+        const d = new Date(Date.now() + 60_000);
+        const p = (n) => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+      });
+      await page.locator('input[type="datetime-local"]').first().fill(later);
+      await eventually("the state now", async () =>
+        /"status":"succeeded"/.test(
+          (await state.innerText()).replace(/\s+/g, ""),
+        ),
+      );
+    },
+    // Not UTC, so that a time shown or sent in the wrong zone shows.
+    { timezoneId: "America/Sao_Paulo" },
+  );
+});
