@@ -264,6 +264,12 @@ export function DeadLettersTab(props: {
           ) : null}
         </div>
       </div>
+      {canReplay && unsupported.length > 0 ? (
+        <p className="muted small-note" data-testid="replay-unsupported">
+          A bulk replay cannot filter by event id: requeue this event&apos;s
+          dead letters one by one, or clear the event id filter to replay.
+        </p>
+      ) : null}
       {replay.error ? (
         <ErrorNotice error={replay.error} title="Replay" />
       ) : null}

@@ -17,6 +17,7 @@ import { useEndpointNames } from "../deliveries/endpoints";
 import { isInFlight, sortDeliveries } from "../deliveries/logic";
 import "../deliveries/deliveries.css";
 import { EVENT_DETAIL_QUERY } from "./operations";
+import { hasQuotedIntegers } from "./losslessJson";
 import { RoutingDecision } from "./RoutingDecision";
 import { useLosslessContext } from "./useLosslessContext";
 
@@ -151,6 +152,12 @@ export function EventDetail(props: { id: string }) {
             />
           </div>
           <JsonView value={event.payload} label="Payload" openDepth={2} />
+          {hasQuotedIntegers(event.payload) ? (
+            <p className="muted small-note">
+              Integers too large for a JavaScript number are shown as strings,
+              so that no digit is lost.
+            </p>
+          ) : null}
         </section>
       </div>
 

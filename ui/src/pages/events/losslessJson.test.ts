@@ -56,3 +56,14 @@ describe("losslessFetch", () => {
     expect(await (await f("/text")).text()).toBe("388357683196993537");
   });
 });
+
+describe("hasQuotedIntegers", () => {
+  it("finds long digit strings anywhere", async () => {
+    const { hasQuotedIntegers, parseLossless } = await import("./losslessJson");
+    expect(
+      hasQuotedIntegers(parseLossless('{"a":[{"b":388357683196993537}]}')),
+    ).toBe(true);
+    expect(hasQuotedIntegers({ a: [1, "x", { b: 2 }], c: "123" })).toBe(false);
+    expect(hasQuotedIntegers(null)).toBe(false);
+  });
+});

@@ -69,3 +69,15 @@ export function losslessFetch(inner: typeof fetch = fetch): typeof fetch {
     });
   };
 }
+
+/**
+ * Whether a value parsed by `parseLossless` (or `losslessFetch`) holds a string
+ * that may be an integer quoted to keep its digits (16 or more digits).
+ */
+export function hasQuotedIntegers(value: unknown): boolean {
+  if (typeof value === "string") return /^-?\d{16,}$/.test(value);
+  if (Array.isArray(value)) return value.some(hasQuotedIntegers);
+  if (value !== null && typeof value === "object")
+    return Object.values(value).some(hasQuotedIntegers);
+  return false;
+}
