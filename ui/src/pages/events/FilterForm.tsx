@@ -96,7 +96,7 @@ export function FilterForm<S extends FilterSpec>(props: {
               return (
                 <TextFilter
                   key={f.key}
-                  label={`${f.label} (local time)`}
+                  label={`${f.label} (local)`}
                   type="datetime-local"
                   value={draft[f.key] ?? ""}
                   testId={testId}
