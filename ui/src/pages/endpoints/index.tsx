@@ -1,13 +1,10 @@
-import { Empty } from "../../components/Empty";
-import { PageHeader } from "../../components/PageHeader";
-import { usePageTitle, type PageProps } from "../../lib/page";
+import type { PageProps } from "../../lib/page";
+import "./endpoints.css";
+import { EndpointDetail } from "./EndpointDetail";
+import { EndpointList } from "./EndpointList";
 
-export default function Page(_props: PageProps) {
-  usePageTitle("Endpoints");
-  return (
-    <>
-      <PageHeader title="Endpoints" />
-      <Empty>This page is being built.</Empty>
-    </>
-  );
+/** `/endpoints` and `/endpoints/:id`. */
+export default function Page(props: PageProps) {
+  const id = props.params.id;
+  return id ? <EndpointDetail key={id} id={id} /> : <EndpointList />;
 }

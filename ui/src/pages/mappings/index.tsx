@@ -1,13 +1,26 @@
-import { Empty } from "../../components/Empty";
-import { PageHeader } from "../../components/PageHeader";
-import { usePageTitle, type PageProps } from "../../lib/page";
+import type { PageProps } from "../../lib/page";
+import "../endpoints/endpoints.css";
+import "./mappings.css";
+import { MappingEditor } from "./MappingEditor";
+import { MappingList } from "./MappingList";
 
-export default function Page(_props: PageProps) {
-  usePageTitle("Mappings");
-  return (
-    <>
-      <PageHeader title="Mappings" />
-      <Empty>This page is being built.</Empty>
-    </>
-  );
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** `/mappings` and `/mappings/:eventType/:targetSystem`. */
+export default function Page(props: PageProps) {
+  const { eventType, targetSystem } = props.params;
+  if (eventType && targetSystem) {
+    const et = decode(eventType);
+    const ts = decode(targetSystem);
+    return (
+      <MappingEditor key={`${et}\n${ts}`} eventType={et} targetSystem={ts} />
+    );
+  }
+  return <MappingList />;
 }
