@@ -277,12 +277,22 @@ async fn serve_leased(
                 });
             }
             Role::Router => {
+                let (notices_ledger, notices_shutdown) = (ledger.clone(), shutdown.clone());
                 let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
                 let config = router_config(settings);
                 workers.spawn(async move {
                     dispatcher::run_router(ledger, config, shutdown)
                         .await
                         .context("router")
+                });
+                // The operational notices ride with the router: single-active too,
+                // and they turn into events for it to route (ADR 0016).
+                let (ledger, shutdown) = (notices_ledger, notices_shutdown);
+                let config = notice_config(settings);
+                workers.spawn(async move {
+                    dispatcher::notices::run_notices(ledger, config, shutdown)
+                        .await
+                        .context("notices")
                 });
             }
             Role::Dispatcher => {
@@ -376,6 +386,14 @@ fn router_config(settings: &Settings) -> dispatcher::RouterConfig {
     config.subscription.batch_size = settings.router_batch_size;
     config.concurrency = settings.router_concurrency;
     config
+}
+
+fn notice_config(settings: &Settings) -> dispatcher::notices::NoticeConfig {
+    dispatcher::notices::NoticeConfig {
+        dead_letter_window: Duration::from_secs(settings.notice_window_secs),
+        circuit_after: settings.notice_circuit_after,
+        ..dispatcher::notices::NoticeConfig::default()
+    }
 }
 
 fn dispatcher_config(settings: &Settings) -> anyhow::Result<dispatcher::DispatcherConfig> {

@@ -26,6 +26,10 @@ pub const SUBSCRIPTIONS: &[(&str, &str)] = &[
         dispatcher::router::ROUTER_NAME,
         "routing: the deliveries of each received event",
     ),
+    (
+        dispatcher::notices::NOTICES_NAME,
+        "operational notices: ledger.* events about the ledger itself",
+    ),
 ];
 
 /// One subscriber's state, as `ledgerd projections status` and `/ready` show it.
@@ -342,6 +346,12 @@ pub async fn run_projector(
         let job = start_rebuild_job(&ledger, Actor::System).await?;
         run_rebuild_job(&ledger, job, batch, false).await?;
     }
-    projections::read_models::run(pool, SubscriptionConfig::default(), shutdown).await?;
+    projections::read_models::run_recording_stops(
+        pool,
+        SubscriptionConfig::default(),
+        projections::subscription::record_stops(ledger.clone()),
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

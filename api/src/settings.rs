@@ -76,6 +76,12 @@ pub struct Settings {
     /// Events per batch of a read-model rebuild (`LEDGER_REBUILD_BATCH`, 100 to
     /// 1,000,000).
     pub rebuild_batch: i64,
+    /// Dead letters of one endpoint within this many seconds make one
+    /// `ledger.delivery.dead_lettered` notice (`LEDGER_NOTICE_WINDOW_SECS`, 1 to 86,400).
+    pub notice_window_secs: u64,
+    /// Failed attempts in a row that make a `ledger.endpoint.circuit_opened` notice
+    /// (`LEDGER_NOTICE_CIRCUIT_AFTER`, 1 to 1,000).
+    pub notice_circuit_after: u32,
 }
 
 /// The defaults, as the first layer of configuration.
@@ -106,6 +112,8 @@ struct Defaults {
     router_batch_size: i64,
     router_concurrency: usize,
     rebuild_batch: i64,
+    notice_window_secs: u64,
+    notice_circuit_after: u32,
 }
 
 impl Default for Defaults {
@@ -140,6 +148,8 @@ impl Default for Defaults {
             router_batch_size: 500,
             router_concurrency: 256,
             rebuild_batch: projections::rebuild::BatchSize::DEFAULT.events(),
+            notice_window_secs: 60,
+            notice_circuit_after: 5,
         }
     }
 }
@@ -243,6 +253,18 @@ impl Settings {
             return Err(SettingsError::OutOfRange {
                 field: "mapping_timeout_ms",
                 reason: "must be at least 1",
+            });
+        }
+        if !(1..=86_400).contains(&self.notice_window_secs) {
+            return Err(SettingsError::OutOfRange {
+                field: "notice_window_secs",
+                reason: "must be 1 to 86400",
+            });
+        }
+        if !(1..=1000).contains(&self.notice_circuit_after) {
+            return Err(SettingsError::OutOfRange {
+                field: "notice_circuit_after",
+                reason: "must be 1 to 1000",
             });
         }
         if !(1..=64).contains(&self.mapping_workers) {

@@ -159,6 +159,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(routes::health::health))
         .merge(routes::ops::router())
+        .merge(routes::notices::router())
         .merge(api)
         .fallback(routes::console::serve)
         .with_state(state)

@@ -23,6 +23,9 @@
 //!   processes ([`sandbox::SandboxPool`]), so a program that overflows the stack,
 //!   exhausts memory or never ends costs only its child; [`sandbox::worker`] is the
 //!   child's side (`ledgerd mapping-worker`).
+//! - [`notices`]: the `notices` subscription. Domain events an operator must
+//!   hear of become integration events of the ledger itself (`ledger.*`), delivered
+//!   like any other; exactly once per cause, aggregated against storms (ADR 0016).
 //! - [`replay`]: requeueing one dead-lettered delivery, or all matching a filter as
 //!   a `dead_letter_replay` sync job with progress.
 //! - [`config`]: [`RouterConfig`] and [`DispatcherConfig`], validated at start.
@@ -47,6 +50,7 @@
 pub mod config;
 mod meta;
 pub mod metrics;
+pub mod notices;
 pub mod replay;
 pub mod router;
 pub mod sandbox;
@@ -88,8 +92,10 @@ pub async fn run_router(
     config.validate()?;
     let pool = ledger.pool().clone();
     let subscription = config.subscription.clone();
+    let on_stop = projections::subscription::record_stops(ledger.clone());
     let router = Router::new(ledger, config);
     Subscription::new(pool, router, subscription)
+        .on_stop(on_stop)
         .run(shutdown)
         .await?;
     Ok(())

@@ -36,14 +36,17 @@ pub enum Channel {
     Rest,
     /// A signed inbound webhook.
     Inbound,
+    /// An operational notice of the ledger itself (`domain::notice`).
+    Ledger,
 }
 
 impl Channel {
-    /// The `integration_events.channel` value: `rest` or `inbound`.
+    /// The `integration_events.channel` value: `rest`, `inbound` or `ledger`.
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Rest => "rest",
             Channel::Inbound => "inbound",
+            Channel::Ledger => "ledger",
         }
     }
 }

@@ -79,6 +79,7 @@ pub mod ids;
 pub mod integration_event;
 pub mod mapping;
 pub mod metadata;
+pub mod notice;
 pub mod retry;
 pub mod scope;
 pub mod secrets;

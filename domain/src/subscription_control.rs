@@ -40,7 +40,22 @@ pub enum SubscriptionControlCommand {
         /// The subscription.
         subscription: String,
     },
+    /// Record that the subscription stopped on the event at `position` (sent by the
+    /// subscription engine itself, so that the stop is in the log and can be
+    /// notified, ADR 0016). A second stop on the same event, not decided on since,
+    /// records nothing.
+    RecordStop {
+        /// The subscription.
+        subscription: String,
+        /// The event it cannot apply.
+        position: i64,
+        /// Why (the error, cut to [`MAX_ERROR_LEN`] characters).
+        error: String,
+    },
 }
+
+/// Longest stop error recorded, in characters.
+pub const MAX_ERROR_LEN: usize = 2000;
 
 /// Events of [`SubscriptionControl`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +78,25 @@ pub enum SubscriptionControlEvent {
         /// When.
         resumed_at: DateTime<Utc>,
     },
+    /// The subscription stopped on an event it cannot apply.
+    SubscriptionStopped {
+        /// The subscription.
+        subscription: String,
+        /// The event's position in the log.
+        position: i64,
+        /// Why.
+        error: String,
+        /// When.
+        stopped_at: DateTime<Utc>,
+    },
+}
+
+impl SubscriptionControlEvent {
+    /// Whether the event is an operator's decision (a park or a resume), as opposed
+    /// to the record of a stop.
+    pub fn is_decision(&self) -> bool {
+        !matches!(self, Self::SubscriptionStopped { .. })
+    }
 }
 
 impl DomainEvent for SubscriptionControlEvent {
@@ -70,6 +104,7 @@ impl DomainEvent for SubscriptionControlEvent {
         match self {
             Self::SubscriptionEventParked { .. } => "SubscriptionEventParked",
             Self::SubscriptionResumed { .. } => "SubscriptionResumed",
+            Self::SubscriptionStopped { .. } => "SubscriptionStopped",
         }
         .to_owned()
     }
@@ -101,12 +136,20 @@ pub enum SubscriptionControlError {
 pub struct SubscriptionControl {
     subscription: Option<String>,
     parked: Vec<i64>,
+    /// The position it is stopped on, recorded and not decided on since.
+    #[serde(default)]
+    stopped_on: Option<i64>,
 }
 
 impl SubscriptionControl {
     /// The positions parked, in the order they were.
     pub fn parked(&self) -> &[i64] {
         &self.parked
+    }
+
+    /// The position it is recorded as stopped on, if no decision came since.
+    pub fn stopped_on(&self) -> Option<i64> {
+        self.stopped_on
     }
 
     fn decide(
@@ -153,6 +196,30 @@ impl SubscriptionControl {
                     resumed_at: now,
                 }])
             }
+            SubscriptionControlCommand::RecordStop {
+                subscription,
+                position,
+                error,
+            } => {
+                named(&subscription)?;
+                if position <= 0 {
+                    return Err(SubscriptionControlError::InvalidPosition);
+                }
+                if self.stopped_on == Some(position) {
+                    return Ok(vec![]);
+                }
+                let error: String = error
+                    .chars()
+                    .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+                    .take(MAX_ERROR_LEN)
+                    .collect();
+                Ok(vec![SubscriptionControlEvent::SubscriptionStopped {
+                    subscription,
+                    position,
+                    error,
+                    stopped_at: now,
+                }])
+            }
         }
     }
 }
@@ -175,9 +242,19 @@ impl SubscriptionControl {
             } => {
                 self.subscription = Some(subscription);
                 self.parked.push(position);
+                self.stopped_on = None;
             }
             SubscriptionControlEvent::SubscriptionResumed { subscription, .. } => {
                 self.subscription = Some(subscription);
+                self.stopped_on = None;
+            }
+            SubscriptionControlEvent::SubscriptionStopped {
+                subscription,
+                position,
+                ..
+            } => {
+                self.subscription = Some(subscription);
+                self.stopped_on = Some(position);
             }
         }
     }

@@ -11,7 +11,7 @@
 //! it polls as a fallback.
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -257,12 +257,16 @@ pub async fn control(pool: &PgPool, name: &str) -> Result<(BTreeSet<i64>, i64), 
     let mut parked = BTreeSet::new();
     let mut decisions = 0;
     for row in &rows {
-        decisions = row.try_get::<i64, _>("sequence")?;
+        let sequence = row.try_get::<i64, _>("sequence")?;
         let payload: serde_json::Value = row.try_get("payload")?;
-        if let Ok(SubscriptionControlEvent::SubscriptionEventParked { position, .. }) =
-            serde_json::from_value(payload)
-        {
-            parked.insert(position);
+        match serde_json::from_value::<SubscriptionControlEvent>(payload) {
+            Ok(SubscriptionControlEvent::SubscriptionEventParked { position, .. }) => {
+                parked.insert(position);
+                decisions = sequence;
+            }
+            // The record of a stop is not an operator's decision.
+            Ok(event) if !event.is_decision() => {}
+            _ => decisions = sequence,
         }
     }
     Ok((parked, decisions))
@@ -291,14 +295,41 @@ pub async fn advance(
     Ok(moved.rows_affected() == 1)
 }
 
+/// A stop, as told to [`Subscription::on_stop`]'s hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stop {
+    /// The subscription.
+    pub subscription: String,
+    /// The event it cannot apply.
+    pub position: i64,
+    /// Why.
+    pub error: String,
+}
+
+/// What a subscription calls when it stops on an event (to record the stop in the
+/// log, where it can be notified: ADR 0016). A failure is the hook's to log.
+pub type StopHook = Arc<
+    dyn Fn(Stop) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
 /// A subscription: a handler, fed from the log until shutdown.
-#[derive(Debug)]
 pub struct Subscription<H> {
     pool: PgPool,
     handler: H,
     config: SubscriptionConfig,
     /// Positions an operator parked: passed over, never applied.
     parked: Mutex<BTreeSet<i64>>,
+    on_stop: Option<StopHook>,
+}
+
+impl<H: std::fmt::Debug> std::fmt::Debug for Subscription<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("handler", &self.handler)
+            .field("config", &self.config)
+            .field("on_stop", &self.on_stop.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a subscription stopped: the event it cannot apply.
@@ -316,7 +347,16 @@ impl<H: Handler> Subscription<H> {
             handler,
             config,
             parked: Mutex::new(BTreeSet::new()),
+            on_stop: None,
         }
+    }
+
+    /// Calls `hook` each time the subscription stops on an event it cannot apply,
+    /// before it waits for the operator's decision.
+    #[must_use]
+    pub fn on_stop(mut self, hook: StopHook) -> Self {
+        self.on_stop = Some(hook);
+        self
     }
 
     /// Reads which events an operator parked for this subscription.
@@ -522,6 +562,14 @@ impl<H: Handler> Subscription<H> {
         .bind(stuck.position)
         .execute(&self.pool)
         .await?;
+        if let Some(hook) = &self.on_stop {
+            hook(Stop {
+                subscription: name.to_owned(),
+                position: stuck.position,
+                error: reason.clone(),
+            })
+            .await;
+        }
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(false),
@@ -607,4 +655,36 @@ impl<H: Handler> Subscription<H> {
             }
         }
     }
+}
+
+/// The [`StopHook`] that records each stop in the log, as the subscription's
+/// `SubscriptionControl` stream's `SubscriptionStopped` (once per stop: a restart
+/// stopped on the same event records nothing new), where the operational notices
+/// find it (ADR 0016).
+pub fn record_stops(ledger: store::ledger::Ledger) -> StopHook {
+    Arc::new(move |stop: Stop| {
+        let ledger = ledger.clone();
+        Box::pin(async move {
+            let metadata = domain::CommandMetadata::for_request(
+                domain::Actor::System,
+                format!("{}:stopped:{}", stop.subscription, stop.position),
+            );
+            let command = domain::SubscriptionControlCommand::RecordStop {
+                subscription: stop.subscription.clone(),
+                position: stop.position,
+                error: stop.error,
+            };
+            if let Err(err) = ledger
+                .subscriptions()
+                .execute(
+                    &domain::subscription_control::stream_id(&stop.subscription),
+                    command,
+                    metadata.into_map(),
+                )
+                .await
+            {
+                tracing::warn!(subscription = %stop.subscription, %err, "could not record the stop in the log");
+            }
+        })
+    })
 }

@@ -245,7 +245,7 @@ async fn projections_status_lists_every_subscription_on_a_fresh_database_and_par
     ];
     let (ok, out) = tests::process::run_cli(BIN, &["projections", "status"], &env).unwrap();
     assert!(ok, "{out}");
-    for name in ["read_models", "router"] {
+    for name in ["read_models", "router", "notices"] {
         let line = out
             .lines()
             .find(|l| l.starts_with(name))
@@ -282,6 +282,27 @@ async fn projections_status_lists_every_subscription_on_a_fresh_database_and_par
         .await
         .expect("the projector stops on the event");
     assert_eq!(at, poison);
+    // The stop is recorded in the log once, where the notices find it (ADR 0016).
+    let recorded = async {
+        loop {
+            let stops: Vec<i64> = sqlx::query_scalar(
+                "SELECT (payload::jsonb -> 'SubscriptionStopped' ->> 'position')::bigint FROM events \
+                 WHERE aggregate_type = 'SubscriptionControl' AND aggregate_id = 'read_models' \
+                 AND event_type = 'SubscriptionStopped'",
+            )
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+            if !stops.is_empty() {
+                return stops;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let stops = tokio::time::timeout(Duration::from_secs(30), recorded)
+        .await
+        .expect("the stop is recorded in the log");
+    assert_eq!(stops, vec![poison]);
     let (ok, out) = tests::process::run_cli(BIN, &["projections", "status"], &env).unwrap();
     assert!(ok, "{out}");
     assert!(

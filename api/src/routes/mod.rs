@@ -4,12 +4,14 @@
 //! - [`ops`]: `GET /ready` and `GET /metrics`.
 //! - [`events`]: `POST /v1/events` (one event or a batch), `GET /v1/events/{id}`.
 //! - [`inbound`]: `POST /v1/inbound/{source_system}`, signed inbound webhooks.
+//! - [`notices`]: `GET /v1/notices[/{type}.schema.json]`, the notices' payload schemas.
 //! - [`console`]: the admin console at `/` (the fallback of every other path).
 
 pub mod console;
 pub mod events;
 pub mod health;
 pub mod inbound;
+pub mod notices;
 pub mod ops;
 
 use axum::body::Bytes;

@@ -77,6 +77,9 @@ struct Received {
     event_id: EventId,
     event_type: EventType,
     received_at: DateTime<Utc>,
+    /// For an operational notice about an endpoint: that endpoint, which never
+    /// receives it (ADR 0016).
+    subject: Option<i64>,
 }
 
 /// Why one event could not be routed.
@@ -180,7 +183,10 @@ impl Router {
         let results: Vec<_> = stream::iter(0..received.len())
             .map(|i| {
                 let event = &received[i];
-                let routes = table.at(event.event_type.as_str(), event.cursor);
+                let mut routes = table.at(event.event_type.as_str(), event.cursor);
+                if let Some(subject) = event.subject {
+                    routes.retain(|route| route.endpoint_id.get() != subject);
+                }
                 let replayed = routed.contains(&event.stream);
                 async move { (event, self.route_one(event, &routes, replayed).await) }
             })
@@ -329,6 +335,8 @@ fn received_of(event: &StoredEvent, decoded: AnyEvent) -> Result<Received, Handl
         event_id,
         event_type,
         received_at,
+        source_system,
+        payload,
         ..
     }) = decoded
     else {
@@ -343,6 +351,11 @@ fn received_of(event: &StoredEvent, decoded: AnyEvent) -> Result<Received, Handl
         },
         cause_ref: meta::event_ref(&event.aggregate_type, &event.aggregate_id, event.sequence),
         metadata: event.metadata.clone(),
+        subject: domain::notice::subject_endpoint(
+            source_system.as_str(),
+            event_type.as_str(),
+            payload.as_value(),
+        ),
         event_id,
         event_type,
         received_at,

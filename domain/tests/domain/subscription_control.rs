@@ -82,3 +82,58 @@ async fn a_decision_names_its_own_stream_s_subscription() {
             resumed_at: t0(),
         }]);
 }
+
+fn record_stop(position: i64, error: &str) -> Cmd {
+    Cmd::RecordStop {
+        subscription: "read_models".into(),
+        position,
+        error: error.into(),
+    }
+}
+
+fn stopped(position: i64, error: &str) -> Ev {
+    Ev::SubscriptionStopped {
+        subscription: "read_models".into(),
+        position,
+        error: error.into(),
+        stopped_at: t0(),
+    }
+}
+
+#[tokio::test]
+async fn a_stop_is_recorded_once_until_a_decision() {
+    Framework::with(services())
+        .given_no_previous_events()
+        .when_async(record_stop(42, "the database refused it"))
+        .await
+        .then_expect_events(vec![stopped(42, "the database refused it")]);
+    // Stopping again on the same event (a restart) records nothing.
+    Framework::with(services())
+        .given(vec![stopped(42, "x")])
+        .when_async(record_stop(42, "x"))
+        .await
+        .then_expect_events(vec![]);
+    // After a resume, stopping on it again is a new stop.
+    Framework::with(services())
+        .given(vec![
+            stopped(42, "x"),
+            Ev::SubscriptionResumed {
+                subscription: "read_models".into(),
+                resumed_at: t0(),
+            },
+        ])
+        .when_async(record_stop(42, "x"))
+        .await
+        .then_expect_events(vec![stopped(42, "x")]);
+}
+
+#[tokio::test]
+async fn a_recorded_stop_is_not_a_decision_and_its_error_is_storable() {
+    assert!(!stopped(1, "x").is_decision());
+    assert!(parked(1).is_decision());
+    Framework::with(services())
+        .given_no_previous_events()
+        .when_async(record_stop(7, "bad\u{0}byte"))
+        .await
+        .then_expect_events(vec![stopped(7, "bad\u{FFFD}byte")]);
+}

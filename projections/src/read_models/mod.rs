@@ -113,6 +113,20 @@ pub async fn run(
         .await
 }
 
+/// [`run`], calling `on_stop` each time it stops on an event it cannot apply (to
+/// record the stop in the log: [`crate::subscription::record_stops`]).
+pub async fn run_recording_stops(
+    pool: PgPool,
+    config: SubscriptionConfig,
+    on_stop: crate::subscription::StopHook,
+    shutdown: CancellationToken,
+) -> Result<(), SubscriptionError> {
+    Subscription::new(pool, ReadModels::live(), config)
+        .on_stop(on_stop)
+        .run(shutdown)
+        .await
+}
+
 /// Applies, in this task, every event recorded before the call: for commands that
 /// must see their own effect at once (`ledgerd keys create`) and for tests. Events
 /// of transactions still open are waited for (up to a minute). Safe beside a

@@ -78,3 +78,36 @@ fn every_root_field_is_documented() {
         "not in docs/graphql.md: {undocumented:?}"
     );
 }
+
+/// `docs/notices/` holds each operational notice's JSON Schema as `ledgerd` serves
+/// it (`GET /v1/notices/{type}.schema.json`); `UPDATE_SCHEMA=1` rewrites them.
+#[test]
+fn notice_schemas_in_the_docs_match_the_code() {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/notices");
+    let update = std::env::var_os("UPDATE_SCHEMA").is_some_and(|v| v == "1");
+    let mut expected = std::collections::BTreeSet::new();
+    for kind in domain::notice::NoticeType::ALL {
+        let name = format!("{}.schema.json", kind.as_str());
+        let text = serde_json::to_string_pretty(&kind.schema()).unwrap() + "\n";
+        let path = folder.join(&name);
+        if update {
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        }
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            written == text,
+            "docs/notices/{name} is out of date; regenerate with \
+             `UPDATE_SCHEMA=1 cargo test -p tests --test graphql notice_schemas`"
+        );
+        expected.insert(name);
+    }
+    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        present, expected,
+        "docs/notices/ holds a schema of no notice"
+    );
+}

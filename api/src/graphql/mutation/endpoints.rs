@@ -233,6 +233,49 @@ async fn publish(ctx: &Context<'_>, input: PublishMappingInput) -> FieldResult<M
     Ok(mapping_node(latest, None))
 }
 
+/// Publishes `program` as the mapping of every operational notice type for
+/// `target_system` that has no live mapping for it yet; the live versions of all.
+async fn subscribe_to_notices(
+    ctx: &Context<'_>,
+    target_system: &str,
+    program: String,
+) -> FieldResult<Vec<MappingNode>> {
+    let state = state(ctx)?;
+    let mut live = Vec::new();
+    for notice in domain::notice::NoticeType::ALL {
+        let (event_type, system) = mapping_identity(notice.as_str(), target_system)?;
+        let stream = event_mapping::stream_id(&event_type, &system);
+        let (mapping, _) = state
+            .ledger
+            .mappings()
+            .load(&stream)
+            .await
+            .map_err(crate::error::ApiError::internal)?;
+        if let Some(version) = mapping.live() {
+            live.push(mapping_node(version, None));
+            continue;
+        }
+        let command = EventMappingCommand::Publish {
+            mapping_id: MappingId::generate(&*state.ledger.services().ids),
+            event_type,
+            target_system: system,
+            program: program.clone(),
+            version: None,
+        };
+        let executed = state
+            .ledger
+            .mappings()
+            .execute(&stream, command, metadata(ctx)?.into_map())
+            .await
+            .map_err(mapping_error)?;
+        let latest = executed.aggregate.latest().ok_or_else(|| {
+            crate::error::ApiError::internal("a published mapping has no version")
+        })?;
+        live.push(mapping_node(latest, None));
+    }
+    Ok(live)
+}
+
 async fn retire(
     ctx: &Context<'_>,
     event_type: &str,
@@ -356,6 +399,23 @@ impl MappingMutations {
         input: PublishMappingInput,
     ) -> Answer<MappingNode> {
         publish(ctx, input).await.map_err(FieldError::into_graphql)
+    }
+
+    /// Subscribes the endpoints of `targetSystem` to every operational notice
+    /// (`ledger.*`, docs/events.md): publishes `program` (default `.`, the notice as
+    /// it is) as the mapping of each notice type that has no live mapping for that
+    /// system yet; answers with the live version of each. Publishing the same again
+    /// changes nothing.
+    #[graphql(guard = "ScopeGuard(Scope::MappingsWrite)")]
+    async fn subscribe_to_notices(
+        &self,
+        ctx: &Context<'_>,
+        target_system: String,
+        #[graphql(default = ".")] program: String,
+    ) -> Answer<Vec<MappingNode>> {
+        subscribe_to_notices(ctx, &target_system, program)
+            .await
+            .map_err(FieldError::into_graphql)
     }
 
     /// Retires the live version: the event type is no longer routed to the target
