@@ -7,6 +7,7 @@ import { Loading } from "../../components/Loading";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import { formatNumber, formatRelative } from "../../lib/format";
+import { useCan } from "../../lib/session";
 import { changeNote, type FeedRow } from "./feed";
 import { useDeliveryFeed, type FeedConnection } from "./useDeliveryFeed";
 
@@ -18,6 +19,7 @@ export function DeliveryFeed(props: {
   reachable: boolean;
 }) {
   const live = useDeliveryFeed(props.endpointId, props.reachable);
+  const canEvents = useCan("events:read");
   const { rows } = live.feed;
   const scrollRef = useRef<HTMLDivElement>(null);
   // eslint-disable-next-line react-hooks/incompatible-library
@@ -147,7 +149,7 @@ export function DeliveryFeed(props: {
                   aria-setsize={rows.length}
                   aria-posinset={v.index + 1}
                 >
-                  <FeedItem row={row} />
+                  <FeedItem row={row} canEvents={canEvents} />
                 </div>
               );
             })}
@@ -175,7 +177,7 @@ export function DeliveryFeed(props: {
   );
 }
 
-function FeedItem({ row }: { row: FeedRow }) {
+function FeedItem({ row, canEvents }: { row: FeedRow; canEvents: boolean }) {
   return (
     <article
       className={`feed-item${row.live ? " feed-item-live" : ""}`}
@@ -194,9 +196,13 @@ function FeedItem({ row }: { row: FeedRow }) {
         ) : null}
       </div>
       <div className="feed-item-meta small">
-        <Link href={`/events/${row.eventId}`} className="mono">
-          event {row.eventId}
-        </Link>
+        {canEvents ? (
+          <Link href={`/events/${row.eventId}`} className="mono">
+            event {row.eventId}
+          </Link>
+        ) : (
+          <span className="mono">event {row.eventId}</span>
+        )}
         <span>
           {formatNumber(row.attempts)}{" "}
           {row.attempts === 1 ? "attempt" : "attempts"}

@@ -23,6 +23,7 @@ import {
   ENDPOINT_QUERY,
   ROTATE_ENDPOINT_SECRET,
 } from "./operations";
+import { isOlder } from "./endpointState";
 import { describeRetrySchedule } from "./retrySchedule";
 import { SecretReveal } from "./SecretReveal";
 
@@ -49,7 +50,8 @@ export function EndpointDetail(props: { id: string }) {
   const fresh = result.data?.endpoint ?? null;
   if (fresh && fresh !== lastRead) {
     setLastRead(fresh);
-    setEndpoint(fresh);
+    // A read older than the state shown (the read model behind a mutation's answer) waits.
+    if (!endpoint || !isOlder(fresh, endpoint)) setEndpoint(fresh);
   }
   const reachable = !result.error?.networkError;
   usePageTitle(endpoint ? `Endpoint ${endpoint.systemName}` : "Endpoint");
@@ -117,6 +119,7 @@ function EndpointBody(props: {
 }) {
   const { endpoint } = props;
   const canWrite = useCan("endpoints:write");
+  const canMappings = useCan("mappings:read");
   const [dialog, setDialog] = useState<Dialog>(null);
   const [grace, setGrace] = useState(86_400);
   const [newSecret, setNewSecret] = useState<string | null>(null);
@@ -170,11 +173,16 @@ function EndpointBody(props: {
             <dd className="mono">{endpoint.id}</dd>
             <dt>Target system</dt>
             <dd>
-              <Link
-                href={`/mappings?target=${encodeURIComponent(endpoint.systemName)}`}
-              >
-                {endpoint.systemName}
-              </Link>
+              {canMappings ? (
+                <Link
+                  href={`/mappings?target=${encodeURIComponent(endpoint.systemName)}`}
+                  title="Its mappings"
+                >
+                  {endpoint.systemName}
+                </Link>
+              ) : (
+                endpoint.systemName
+              )}
             </dd>
             <dt>Status</dt>
             <dd>

@@ -167,7 +167,12 @@ export function EndpointList() {
           onRegistered={(endpoint, secret) => {
             setRegistering(false);
             setRegistered({ endpoint, secret });
+            // The read models follow the log within moments: read now and again.
             reexecute({ requestPolicy: "network-only" });
+            window.setTimeout(
+              () => reexecute({ requestPolicy: "network-only" }),
+              1500,
+            );
           }}
         />
       ) : null}

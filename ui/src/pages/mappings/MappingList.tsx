@@ -24,9 +24,9 @@ export function editorPath(eventType: string, targetSystem: string): string {
   return `/mappings/${encodeURIComponent(eventType)}/${encodeURIComponent(targetSystem)}`;
 }
 
-/** First non-blank line of a program, for a preview. */
+/** A program on one line, for a preview. */
 function preview(program: string): string {
-  const line = program.split("\n").find((l) => l.trim() !== "") ?? "";
+  const line = program.replace(/\s+/g, " ").trim();
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }
 
