@@ -3,7 +3,6 @@ import {
   FEED_LIMIT,
   applyUpdate,
   changeNote,
-  describeChange,
   emptyFeed,
   feedReducer,
   seedDeliveries,
@@ -173,12 +172,5 @@ describe("delivery feed", () => {
     expect(changeNote("DeliverySucceeded")).toBeNull();
     expect(changeNote("DeliveryRetryScheduled")).toBeNull();
     expect(changeNote(null)).toBeNull();
-  });
-
-  it("names changes", () => {
-    expect(describeChange("DeliveryRetryScheduled")).toBe("retry scheduled");
-    expect(describeChange("DeliveryDeadLettered")).toBe("dead lettered");
-    expect(describeChange("DeliveryScheduled")).toBe("scheduled");
-    expect(describeChange(null)).toBe("");
   });
 });

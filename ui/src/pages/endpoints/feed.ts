@@ -167,17 +167,6 @@ export function feedReducer(state: FeedState, action: FeedAction): FeedState {
   }
 }
 
-/** "DeliveryRetryScheduled" -> "retry scheduled". */
-export function describeChange(change: string | null): string {
-  if (!change) return "";
-  const words = change
-    .replace(/^Delivery/, "")
-    .replace(/([a-z])([A-Z])/g, "$1 $2")
-    .toLowerCase()
-    .trim();
-  return words === "" ? change : words;
-}
-
 /**
  * A note on the change when the status badge does not tell it already:
  * "scheduled" (a new delivery) and "requeued" are both PENDING.
