@@ -10,7 +10,7 @@ import { Time } from "../../components/Time";
 import { graphql } from "../../gql";
 import type { AuditLogQuery } from "../../gql/graphql";
 import { STREAM_KINDS, metadataOf, streamHref, streamKind } from "./streams";
-import { usePreciseContext } from "./usePreciseContext";
+import { useLosslessContext } from "../../lib/useLosslessContext";
 
 const Log = graphql(`
   query AuditLog(
@@ -71,7 +71,7 @@ export function GlobalLog(props: {
   const kind = streamKind(props.type);
   const [page, setPage] = useState<Page>({ first: PAGE });
   const [expanded, setExpanded] = useState<string | null>(null);
-  const context = usePreciseContext();
+  const context = useLosslessContext();
   const [{ data, fetching, error }, refetch] = useQuery({
     query: Log,
     variables: { type: kind?.value ?? null, ...page },

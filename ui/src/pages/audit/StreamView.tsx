@@ -17,7 +17,7 @@ import {
 } from "./streams";
 import { TimeTravel } from "./TimeTravel";
 import { Timeline } from "./Timeline";
-import { usePreciseContext } from "./usePreciseContext";
+import { useLosslessContext } from "../../lib/useLosslessContext";
 
 const History = graphql(`
   query AuditHistory($type: AggregateType!, $id: String!) {
@@ -92,7 +92,7 @@ export function StreamPicker(props: {
 /** One stream: its chain, its history as a timeline, and time travel through it. */
 export function StreamView(props: { kind: StreamKind; id: string }) {
   const { kind, id } = props;
-  const context = usePreciseContext();
+  const context = useLosslessContext();
   const [{ data, fetching, error }, refetch] = useQuery({
     query: History,
     variables: { type: kind.value, id },

@@ -12,7 +12,7 @@ import {
   localInputToInstant,
   type Travel,
 } from "./streams";
-import { usePreciseContext } from "./usePreciseContext";
+import { useLosslessContext } from "../../lib/useLosslessContext";
 
 const StateAt = graphql(`
   query AuditStateAt($type: AggregateType!, $id: String!, $at: DateTime!) {
@@ -46,7 +46,7 @@ export function TimeTravel(props: {
   const n = events.length;
   const sliderId = useId();
   const instantId = useId();
-  const context = usePreciseContext();
+  const context = useLosslessContext();
 
   const k = travel.mode === "event" ? Math.min(Math.max(travel.k, 1), n) : null;
   const current = k != null ? events.find((e) => e.sequence === k) : undefined;

@@ -17,9 +17,9 @@ import { useEndpointNames } from "../deliveries/endpoints";
 import { isInFlight, sortDeliveries } from "../deliveries/logic";
 import "../deliveries/deliveries.css";
 import { EVENT_DETAIL_QUERY } from "./operations";
-import { hasQuotedIntegers } from "./losslessJson";
+import { hasQuotedIntegers } from "../../lib/losslessJson";
 import { RoutingDecision } from "./RoutingDecision";
-import { useLosslessContext } from "./useLosslessContext";
+import { useLosslessContext } from "../../lib/useLosslessContext";
 
 /** Poll this often while something is still moving (routing, a delivery in flight). */
 const BUSY_POLL_MS = 2000;

@@ -11,7 +11,7 @@ import {
 } from "../deliveries/endpoints";
 import { EVENT_STREAM_QUERY } from "./operations";
 import { routingDecision } from "./routing";
-import { useLosslessContext } from "./useLosslessContext";
+import { useLosslessContext } from "../../lib/useLosslessContext";
 
 /** Where the audit page shows a stream. */
 export function auditHref(type: string, id: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseLossless } from "./losslessJson";
+import { parseLossless } from "../../lib/losslessJson";
 import { routingDecision, type StreamEvent } from "./routing";
 
 const received: StreamEvent = {

@@ -28,6 +28,26 @@ describe("quoteUnsafeIntegers", () => {
       "k\\": "388357683196993537",
     });
   });
+  it("quotes ids in a log payload and keeps the small numbers", () => {
+    const text =
+      '{"delivery_id":388357663865446401,"n":42,"x":-9007199254740993,"f":1.5e3}';
+    expect(parseLossless(text)).toEqual({
+      delivery_id: "388357663865446401",
+      n: 42,
+      x: "-9007199254740993",
+      f: 1500,
+    });
+  });
+  it("answers the same text when nothing needs quoting", () => {
+    const text = '{"a":9007199254740991,"b":[1,2,{"c":"d"}]}';
+    expect(quoteUnsafeIntegers(text)).toBe(text);
+  });
+  it("keeps big decimals and exponents as numbers", () => {
+    expect(parseLossless("[12345678901234567890.5, 1e400]")).toEqual([
+      Number("12345678901234567890.5"),
+      Infinity,
+    ]);
+  });
   it("keeps true, false, null and nesting", () => {
     expect(
       parseLossless('{"a":[true,false,null,{"x":100000000000000000000}]}'),
@@ -54,6 +74,22 @@ describe("losslessFetch", () => {
       data: { x: "388357683196993537" },
     });
     expect(await (await f("/text")).text()).toBe("388357683196993537");
+  });
+  it("drops the length and encoding of the rewritten body", async () => {
+    const { losslessFetch } = await import("./losslessJson");
+    const body = '{"data":{"x":388357683196993537}}';
+    const inner = (async () =>
+      new Response(body, {
+        headers: {
+          "content-type": "application/json",
+          "content-length": String(body.length),
+          "content-encoding": "gzip",
+        },
+      })) as typeof fetch;
+    const res = await losslessFetch(inner)("/json");
+    expect(res.headers.get("content-length")).toBeNull();
+    expect(res.headers.get("content-encoding")).toBeNull();
+    expect(res.headers.get("content-type")).toBe("application/json");
   });
 });
 

@@ -1,6 +1,6 @@
 import { useMemo } from "react";
-import { makeFetch } from "../../lib/client";
-import { useSession } from "../../lib/session";
+import { makeFetch } from "./client";
+import { useSession } from "./session";
 import { losslessFetch } from "./losslessJson";
 
 /**

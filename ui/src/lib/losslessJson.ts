@@ -2,10 +2,15 @@
  * JSON with 64-bit integers kept exact.
  *
  * The log stores ids inside event payloads as JSON numbers (snowflakes, up to
- * 2^63), which `JSON.parse` rounds to the nearest double. `quoteUnsafeIntegers`
- * rewrites every integer literal outside a string that a double cannot hold
- * exactly into a string literal of the same digits, so that the parsed value
- * keeps them (as a string).
+ * 2^63, e.g. `"delivery_id": 388357663865446401`), which `JSON.parse` rounds to
+ * the nearest double. The events and audit pages must show them as recorded.
+ */
+
+/**
+ * `text` with every integer literal outside a string that a double cannot hold
+ * exactly (beyond ±2^53) rewritten into a string literal of the same digits, so
+ * that the parsed value keeps them (as a string). Decimals and exponents stay
+ * numbers; `text` itself comes back when nothing needs quoting.
  */
 export function quoteUnsafeIntegers(text: string): string {
   let out = "";
