@@ -236,6 +236,25 @@ async fn receiver() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// A note when `ui/dist`, the bundle `ledgerd` embeds and the browser tests see, is
+/// not a build of `ui/src` (`ui/scripts/dist-check.mjs`); empty when it is.
+fn stale_bundle() -> String {
+    let output = Command::new("node")
+        .arg("scripts/dist-check.mjs")
+        .current_dir(ui())
+        .stdin(Stdio::null())
+        .output();
+    match output {
+        Ok(output) if output.status.success() => String::new(),
+        Ok(output) => format!(
+            "NOTE: ui/dist is not a build of ui/src, and ledgerd serves ui/dist: the browser \
+             tests ran against the old bundle (run `npm --prefix ui run build`).\n{}\n",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(e) => format!("NOTE: could not check ui/dist: {e}\n"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser() {
     require_node();
@@ -281,6 +300,7 @@ async fn browser() {
     .unwrap();
     let receiver_url = receiver().await;
 
+    let stale = stale_bundle();
     let artifacts = repo().join("target/console-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let start = Instant::now();
@@ -318,7 +338,11 @@ async fn browser() {
             None
         }
     };
-    let text = format!("{}\n{}", stdout.await.unwrap(), stderr.await.unwrap());
+    let text = format!(
+        "{stale}{}\n{}",
+        stdout.await.unwrap(),
+        stderr.await.unwrap()
+    );
     println!("{text}");
     println!(
         "browser tests took {:.1}s; screenshots in {}",
