@@ -211,11 +211,16 @@ pub enum RebuildError {
     Job(String),
 }
 
-/// Starts a `projection_rebuild` sync job; returns its id.
-pub async fn start_rebuild_job(ledger: &Ledger, actor: Actor) -> Result<SyncJobId, RebuildError> {
+/// Starts a sync job of `job_type` with `parameters` on behalf of `actor`; its id,
+/// or why it could not be recorded.
+pub(crate) async fn start_job(
+    ledger: &Ledger,
+    actor: Actor,
+    job_type: &str,
+    parameters: serde_json::Value,
+) -> Result<SyncJobId, String> {
     let job_id = SyncJobId::generate(&*ledger.services().ids);
-    let job_type =
-        JobType::parse("projection_rebuild").map_err(|e| RebuildError::Job(e.to_string()))?;
+    let job_type = JobType::parse(job_type).map_err(|e| e.to_string())?;
     ledger
         .sync_jobs()
         .execute(
@@ -223,13 +228,25 @@ pub async fn start_rebuild_job(ledger: &Ledger, actor: Actor) -> Result<SyncJobI
             SyncJobCommand::Start {
                 job_id,
                 job_type,
-                parameters: serde_json::json!({ "projection": projections::read_models::NAME }),
+                parameters,
             },
             metadata(actor),
         )
         .await
-        .map_err(|e| RebuildError::Job(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     Ok(job_id)
+}
+
+/// Starts a `projection_rebuild` sync job; returns its id.
+pub async fn start_rebuild_job(ledger: &Ledger, actor: Actor) -> Result<SyncJobId, RebuildError> {
+    start_job(
+        ledger,
+        actor,
+        "projection_rebuild",
+        serde_json::json!({ "projection": projections::read_models::NAME }),
+    )
+    .await
+    .map_err(RebuildError::Job)
 }
 
 /// Rebuilds the read models, reporting progress to sync job `job_id` about once a

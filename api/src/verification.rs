@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use domain::ids::SyncJobId;
 use domain::sync_job::{self, SyncJobCommand};
-use domain::values::JobType;
 use domain::Actor;
 use projections::rebuild::Progress;
 use store::audit::VerifyReport;
 use store::ledger::Ledger;
 
-use crate::projection_admin::{metadata, report};
+use crate::projection_admin::{metadata, report, start_job};
 
 /// The job type.
 pub const JOB_TYPE: &str = "chain_verification";
@@ -29,21 +28,14 @@ pub struct JobError(String);
 /// Starts a `chain_verification` sync job and runs it in the background; returns
 /// its id at once.
 pub async fn start(ledger: &Ledger, actor: Actor) -> Result<SyncJobId, JobError> {
-    let job_id = SyncJobId::generate(&*ledger.services().ids);
-    let job_type = JobType::parse(JOB_TYPE).map_err(|e| JobError(e.to_string()))?;
-    ledger
-        .sync_jobs()
-        .execute(
-            &sync_job::stream_id(job_id),
-            SyncJobCommand::Start {
-                job_id,
-                job_type,
-                parameters: serde_json::json!({ "scope": "log" }),
-            },
-            metadata(actor),
-        )
-        .await
-        .map_err(|e| JobError(e.to_string()))?;
+    let job_id = start_job(
+        ledger,
+        actor,
+        JOB_TYPE,
+        serde_json::json!({ "scope": "log" }),
+    )
+    .await
+    .map_err(JobError)?;
     let ledger = ledger.clone();
     tokio::spawn(async move {
         if let Err(err) = run(&ledger, job_id).await {

@@ -62,6 +62,9 @@ pub struct ReplayFilter {
     pub from: Option<DateTime<Utc>>,
     /// Only dead letters created before this instant.
     pub to: Option<DateTime<Utc>>,
+    /// Only the dead letters of this event's deliveries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
 }
 
 /// How a bulk replay reports.
@@ -164,6 +167,7 @@ const MATCHING: &str = "\
       AND ($2::text IS NULL OR ev.event_type = $2) \
       AND ($3::timestamptz IS NULL OR dl.created_at >= $3) \
       AND ($4::timestamptz IS NULL OR dl.created_at < $4) \
+      AND ($6::bigint IS NULL OR dl.event_id = $6) \
     ORDER BY dl.delivery_id";
 
 /// Starts a bulk replay of the dead letters matching `filter` as a sync job and
@@ -244,6 +248,7 @@ async fn requeue_matches(
         .bind(filter.from)
         .bind(filter.to)
         .bind(DeliveryStatus::DeadLettered.id())
+        .bind(filter.event_id.map(EventId::get))
         .fetch_all(ledger.pool())
         .await?;
     let targets = rows

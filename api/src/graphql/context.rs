@@ -66,9 +66,13 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    id.as_str()
-        .parse::<T>()
-        .map_err(|e| invalid("invalid_id", field, e))
+    id.as_str().parse::<T>().map_err(|e| {
+        invalid(
+            "invalid_id",
+            field,
+            format!("`{field}` must be a decimal id, such as \"118430812364881920\" ({e})"),
+        )
+    })
 }
 
 /// Parses an optional `ID` argument.

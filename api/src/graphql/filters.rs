@@ -82,6 +82,8 @@ pub struct DeadLetterFilter {
     pub endpoint_id: Option<ID>,
     /// Only dead letters of this event.
     pub event_id: Option<ID>,
+    /// Only dead letters of this delivery (it has one per time it was given up on).
+    pub delivery_id: Option<ID>,
     /// Only dead letters of events of this type.
     pub event_type: Option<String>,
     /// true: only requeued ones; false: only those still waiting.

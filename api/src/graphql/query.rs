@@ -294,12 +294,18 @@ impl ReadModelQuery {
         before: Option<String>,
     ) -> Page_<DeadLetterNode> {
         let f = filter.unwrap_or_default();
-        let ids = parse_opt_id::<i64>("endpointId", f.endpoint_id.as_ref())
-            .and_then(|e| Ok((e, parse_opt_id::<i64>("eventId", f.event_id.as_ref())?)));
-        let (endpoint, event) = ids.map_err(FieldError::into_graphql)?;
+        let ids = parse_opt_id::<i64>("endpointId", f.endpoint_id.as_ref()).and_then(|e| {
+            Ok((
+                e,
+                parse_opt_id::<i64>("eventId", f.event_id.as_ref())?,
+                parse_opt_id::<i64>("deliveryId", f.delivery_id.as_ref())?,
+            ))
+        });
+        let (endpoint, event, delivery) = ids.map_err(FieldError::into_graphql)?;
         let mut q = select(DEAD_LETTER_COLUMNS, "dead_letter");
         eq(&mut q, "endpoint_id", endpoint);
         eq(&mut q, "event_id", event);
+        eq(&mut q, "delivery_id", delivery);
         of_event_type(&mut q, f.event_type);
         match f.requeued {
             Some(true) => q.push(" AND requeued_at IS NOT NULL"),
@@ -477,8 +483,79 @@ impl EventNode {
     }
 }
 
+/// The endpoint `id` (endpoints:read), for the rows that name one.
+async fn endpoint_of(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<EndpointNode>> {
+    let run = async {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
+        Ok::<_, FieldError>(
+            sqlx::query_as::<_, EndpointNode>(&sql)
+                .bind(id)
+                .fetch_optional(&state(ctx)?.pool)
+                .await?,
+        )
+    };
+    run.await.map_err(FieldError::into_graphql)
+}
+
+/// The type of the event `id` received at `created_at` (its partition key).
+async fn event_type_of(
+    ctx: &Context<'_>,
+    id: i64,
+    created_at: DateTime<Utc>,
+) -> async_graphql::Result<Option<String>> {
+    let run = async {
+        Ok::<_, FieldError>(
+            sqlx::query_scalar(
+                "SELECT event_type FROM integration_events WHERE id = $1 AND created_at = $2",
+            )
+            .bind(id)
+            .bind(created_at)
+            .fetch_optional(&state(ctx)?.pool)
+            .await?,
+        )
+    };
+    run.await.map_err(FieldError::into_graphql)
+}
+
+/// `endpoint` and `eventType` of a row that names an endpoint and an event: one
+/// `#[ComplexObject]` per type is allowed, so `DeliveryNode`'s own impl repeats
+/// these two resolvers (with its attempts).
+macro_rules! endpoint_and_event_type {
+    ($($node:ty),+) => {$(
+        #[ComplexObject]
+        impl $node {
+            /// The endpoint delivered to.
+            #[graphql(guard = "ScopeGuard(Scope::EndpointsRead)")]
+            async fn endpoint(
+                &self,
+                ctx: &Context<'_>,
+            ) -> async_graphql::Result<Option<EndpointNode>> {
+                endpoint_of(ctx, self.endpoint_id.0).await
+            }
+
+            /// The type of the event delivered.
+            async fn event_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+                event_type_of(ctx, self.event_id.0, self.event_created_at).await
+            }
+        }
+    )+};
+}
+
+endpoint_and_event_type!(RetryNode, DeadLetterNode);
+
 #[ComplexObject]
 impl DeliveryNode {
+    /// The endpoint delivered to.
+    #[graphql(guard = "ScopeGuard(Scope::EndpointsRead)")]
+    async fn endpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<EndpointNode>> {
+        endpoint_of(ctx, self.endpoint_id.0).await
+    }
+
+    /// The type of the event delivered.
+    async fn event_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        event_type_of(ctx, self.event_id.0, self.event_created_at).await
+    }
+
     /// Every attempt, oldest first, from the delivery's own event stream
     /// (`AttemptRecorded` events).
     #[graphql(

@@ -286,7 +286,7 @@ pub struct EventNode {
 
 /// A delivery waiting for its next attempt (`retry_queue`).
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "RetryQueueEntry")]
+#[graphql(name = "RetryQueueEntry", complex)]
 pub struct RetryNode {
     /// The delivery's id.
     pub id: Id,
@@ -308,7 +308,7 @@ pub struct RetryNode {
 
 /// A delivery given up on (`dead_letter`); one row per time it was dead-lettered.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "DeadLetter")]
+#[graphql(name = "DeadLetter", complex)]
 pub struct DeadLetterNode {
     /// The dead letter's id.
     pub id: Id,

@@ -265,3 +265,91 @@ async fn verify_log_is_a_sync_job_that_names_the_first_altered_event() {
     let refused = fails(&app, &jobs_only, start, json!({})).await;
     assert_eq!(code(&refused), "missing_scope");
 }
+
+#[tokio::test]
+async fn rows_name_their_endpoint_and_event_type_and_dead_letters_filter_by_delivery_and_event() {
+    let app = TestApp::spawn().await;
+    let key = app.issue_key(ADMIN).await;
+    let endpoint = register_endpoint(&app, &key, "crm", "https://a.example.com/hook").await;
+    let first = receive_event(&app, "order.created", "shop").await;
+    let second = receive_event(&app, "order.paid", "shop").await;
+    let dead = schedule(&app, "shop", first, &endpoint).await;
+    let other = schedule(&app, "shop", second, &endpoint).await;
+    attempt(&app, first, &endpoint, 500, 1).await;
+    attempt(&app, second, &endpoint, 500, 1).await;
+    app.wait_for("two dead letters", || async {
+        app.count("SELECT count(*) FROM dead_letter").await == 2
+    })
+    .await;
+
+    let query = "query($d: ID!) { \
+        deliveries(first: 10) { nodes { id eventType endpoint { id url } } } \
+        deadLetters(filter: {deliveryId: $d}) { nodes { deliveryId eventType endpoint { systemName } } } }";
+    let data = ok(&app, &key, query, json!({ "d": dead.get().to_string() })).await;
+    let deliveries = data["deliveries"]["nodes"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2);
+    for d in deliveries {
+        assert_eq!(d["endpoint"]["id"], json!(endpoint));
+        assert_eq!(d["endpoint"]["url"], json!("https://a.example.com/hook"));
+        let expected = if d["id"] == json!(dead.get().to_string()) {
+            "order.created"
+        } else {
+            "order.paid"
+        };
+        assert_eq!(d["eventType"], json!(expected));
+    }
+    let letters = data["deadLetters"]["nodes"].as_array().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["eventType"], json!("order.created"));
+    assert_eq!(letters[0]["endpoint"]["systemName"], json!("crm"));
+
+    // A key that cannot read endpoints sees the rows, not their endpoint.
+    let reader = app.issue_key(&["deliveries:read"]).await;
+    let refused = fails(
+        &app,
+        &reader,
+        "{ deliveries { nodes { endpoint { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code(&refused), "missing_scope");
+
+    // A replay of one event's dead letters requeues that event's only.
+    let replay = "mutation($e: ID!) { replayDeadLetters(filter: {eventId: $e}) { id } }";
+    let job = ok(&app, &key, replay, json!({ "e": first.get().to_string() })).await
+        ["replayDeadLetters"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for("the replay to finish", || async {
+        app.count(&format!(
+            "SELECT count(*) FROM sync_jobs WHERE id = {job} AND status_id = 3"
+        ))
+        .await
+            == 1
+    })
+    .await;
+    app.wait_for("the requeue projected", || async {
+        app.count("SELECT count(*) FROM dead_letter WHERE requeued_at IS NOT NULL")
+            .await
+            == 1
+    })
+    .await;
+    let requeued: i64 =
+        sqlx::query_scalar("SELECT delivery_id FROM dead_letter WHERE requeued_at IS NOT NULL")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(requeued, dead.get());
+    assert_ne!(requeued, other.get());
+
+    let bad = fails(&app, &key, "{ delivery(id: \"abc\") { id } }", json!({})).await;
+    assert_eq!(code(&bad), "invalid_id");
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be a decimal id"),
+        "{bad}"
+    );
+}

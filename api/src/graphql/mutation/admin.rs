@@ -62,6 +62,8 @@ pub struct ReplayDeadLettersInput {
     pub from: Option<DateTime<Utc>>,
     /// Only dead letters created before.
     pub to: Option<DateTime<Utc>>,
+    /// Only the dead letters of this event's deliveries.
+    pub event_id: Option<ID>,
 }
 
 /// An inbound source's new secret, shown this once.
@@ -160,6 +162,7 @@ async fn replay_dead_letters(
             .map_err(|e| invalid("invalid_event_type", "eventType", e))?,
         from: input.from,
         to: input.to,
+        event_id: parse_opt_id::<domain::EventId>("eventId", input.event_id.as_ref())?,
     };
     // The job outlives the request; it is not tied to the server's shutdown (it
     // records its own failure if the process dies mid-way and is then re-run).
