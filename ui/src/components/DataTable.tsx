@@ -10,12 +10,7 @@ import { Empty } from "./Empty";
 
 export type { ColumnDef } from "@tanstack/react-table";
 
-/**
- * A table over one page of rows (the server pages; this does not sort or
- * page). `renderExpanded` shows a full-width row under the row whose id is
- * `expandedId`.
- */
-export function DataTable<T>(props: {
+export interface DataTableProps<T> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   columns: ColumnDef<T, any>[];
   data: T[];
@@ -28,7 +23,14 @@ export function DataTable<T>(props: {
   rowClassName?: (row: T) => string | undefined;
   /** On narrow screens, show each row as a card of label/value lines (default true). */
   stackOnMobile?: boolean;
-}) {
+}
+
+/**
+ * A table over one page of rows (the server pages; this does not sort or
+ * page). `renderExpanded` shows a full-width row under the row whose id is
+ * `expandedId`.
+ */
+export function DataTable<T>(props: DataTableProps<T>) {
   // eslint-disable-next-line react-hooks/incompatible-library
   const table = useReactTable({
     columns: props.columns,

@@ -1,10 +1,10 @@
 import { useCallback, useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { DataTable, type ColumnDef } from "../../components/DataTable";
+import { type ColumnDef } from "../../components/DataTable";
 import { ErrorNotice } from "../../components/ErrorNotice";
-import { Loading } from "../../components/Loading";
-import { Pager } from "../../components/Pager";
+import { PagedTable } from "../../components/PagedTable";
+import { QueryResult } from "../../components/QueryResult";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { DeadLettersPageQuery } from "../../gql/graphql";
@@ -12,25 +12,13 @@ import { formatLocal } from "../../lib/format";
 import { usePolling } from "../../lib/live";
 import { useCan } from "../../lib/session";
 import { FilterForm, type FieldDef } from "../events/FilterForm";
-import {
-  countFilters,
-  readFilters,
-  toGraphQLFilter,
-  writeFilters,
-} from "../events/urlFilters";
-import { useUrlPager } from "../events/useUrlQuery";
-import {
-  endpointField,
-  EndpointLabel,
-  IdLink,
-  useEndpointNames,
-  type EndpointNames,
-} from "./endpoints";
+import { type EndpointNames } from "./endpoints";
 import { DEAD_LETTER_FILTERS, replayInputFor } from "./logic";
 import { DEAD_LETTERS_QUERY, REPLAY_MUTATION } from "./operations";
 import { ReplayPanel } from "./ReplayPanel";
 import { RequeueButton } from "./RequeueButton";
 import { useRowNavigation } from "./rows";
+import { linkColumns, ListToolbar, useTabList, type TabProps } from "./tabList";
 
 type Row = DeadLettersPageQuery["deadLetters"]["edges"][number]["node"];
 
@@ -69,35 +57,10 @@ function columns(
       header: "Dead-lettered",
       cell: ({ row }) => <Time value={row.original.createdAt} />,
     },
-    {
-      id: "delivery",
-      header: "Delivery",
-      cell: ({ row }) => (
-        <IdLink
-          href={`/deliveries/${row.original.deliveryId}`}
-          id={row.original.deliveryId}
-          kind="Delivery"
-        />
-      ),
-    },
-    {
-      id: "event",
-      header: "Event",
-      cell: ({ row }) => (
-        <IdLink
-          href={`/events/${row.original.eventId}`}
-          id={row.original.eventId}
-          kind="Event"
-        />
-      ),
-    },
-    {
-      id: "endpoint",
-      header: "Endpoint",
-      cell: ({ row }) => (
-        <EndpointLabel id={row.original.endpointId} names={names} />
-      ),
-    },
+    ...linkColumns<Row>(names, {
+      columnId: "delivery",
+      deliveryId: (r) => r.deliveryId,
+    }),
     {
       id: "reason",
       header: "Reason",
@@ -140,33 +103,20 @@ function columns(
  * open or requeued; requeue one, or replay every open one the filter matches
  * as a sync job.
  */
-export function DeadLettersTab(props: {
-  search: string;
-  go: (qs: string, options?: { replace?: boolean }) => void;
-}) {
+export function DeadLettersTab(props: TabProps) {
   const { search, go } = props;
-  const values = useMemo(
-    () => readFilters(DEAD_LETTER_FILTERS, search),
-    [search],
-  );
-  const pager = useUrlPager(search, go);
-  const names = useEndpointNames();
-  const fields = useMemo(
-    () => [
-      endpointField("endpointId", names, values.endpointId),
-      ...BASE_FIELDS,
-    ],
-    [names, values.endpointId],
+  const { values, pager, names, fields, apply, filter, filtered } = useTabList(
+    DEAD_LETTER_FILTERS,
+    BASE_FIELDS,
+    props,
   );
   const canReplay = useCan("deliveries:write", "jobs:write");
   const canRequeue = useCan("deliveries:write");
-  const [{ data, fetching, error }, reexecute] = useQuery({
+  const [result, reexecute] = useQuery({
     query: DEAD_LETTERS_QUERY,
-    variables: {
-      filter: toGraphQLFilter(DEAD_LETTER_FILTERS, values),
-      ...pager.vars,
-    },
+    variables: { filter, ...pager.vars },
   });
+  const { data } = result;
   const refresh = useCallback(
     () => reexecute({ requestPolicy: "network-only" }),
     [reexecute],
@@ -195,7 +145,6 @@ export function DeadLettersTab(props: {
     const row = data?.deadLetters.edges.find((e) => e.node.id === id)?.node;
     return row ? `/deliveries/${row.deliveryId}` : null;
   });
-  const rows = data?.deadLetters.edges.map((e) => e.node) ?? [];
 
   // Bulk replay of the current filter.
   const params = new URLSearchParams(search);
@@ -218,12 +167,7 @@ export function DeadLettersTab(props: {
         values={values}
         label="Dead letter filters"
         testIdPrefix="dead-letter-filter"
-        onApply={(v) => {
-          const qs = new URLSearchParams(
-            writeFilters(DEAD_LETTER_FILTERS, v, search),
-          );
-          go(qs.toString());
-        }}
+        onApply={apply}
       />
       {jobId ? (
         <ReplayPanel
@@ -233,37 +177,28 @@ export function DeadLettersTab(props: {
           onDismiss={() => setJob(null)}
         />
       ) : null}
-      <div className="list-toolbar">
-        <p className="muted">
-          Newest first; one row per time a delivery was dead-lettered.
-        </p>
-        <div className="page-actions">
+      <ListToolbar
+        note="Newest first; one row per time a delivery was dead-lettered."
+        fetching={result.fetching}
+        onRefresh={refresh}
+      >
+        {canReplay ? (
           <button
             type="button"
-            className="btn btn-small"
-            disabled={fetching}
-            onClick={refresh}
+            className="btn btn-small btn-primary"
+            data-testid="replay-dead-letters"
+            disabled={unsupported.length > 0 || replay.fetching}
+            title={
+              unsupported.length > 0
+                ? "A bulk replay cannot filter by event id: requeue this event's deliveries one by one, or clear the event id filter."
+                : undefined
+            }
+            onClick={() => setConfirming(true)}
           >
-            Refresh
+            Replay matching…
           </button>
-          {canReplay ? (
-            <button
-              type="button"
-              className="btn btn-small btn-primary"
-              data-testid="replay-dead-letters"
-              disabled={unsupported.length > 0 || replay.fetching}
-              title={
-                unsupported.length > 0
-                  ? "A bulk replay cannot filter by event id: requeue this event's deliveries one by one, or clear the event id filter."
-                  : undefined
-              }
-              onClick={() => setConfirming(true)}
-            >
-              Replay matching…
-            </button>
-          ) : null}
-        </div>
-      </div>
+        ) : null}
+      </ListToolbar>
       {canReplay && unsupported.length > 0 ? (
         <p className="muted small-note" data-testid="replay-unsupported">
           A bulk replay cannot filter by event id: requeue this event&apos;s
@@ -273,33 +208,31 @@ export function DeadLettersTab(props: {
       {replay.error ? (
         <ErrorNotice error={replay.error} title="Replay" />
       ) : null}
-      {error ? <ErrorNotice error={error} onRetry={refresh} /> : null}
-      {!data && fetching ? (
-        <Loading label="Loading dead letters…" />
-      ) : data ? (
-        <div
-          className={`clickable-rows${fetching ? " is-refreshing" : ""}`}
-          onClick={onRowClick}
-        >
-          <DataTable
+      <QueryResult
+        result={result}
+        onRetry={refresh}
+        loadingLabel="Loading dead letters…"
+      >
+        {(data) => (
+          <PagedTable
             columns={cols}
-            data={rows}
+            data={data.deadLetters.edges.map((e) => e.node)}
             getRowId={(r) => r.id}
             caption="Dead letters"
             rowTestId="dead-letter-row"
             empty={
-              countFilters(values) > 0
+              filtered
                 ? "No dead letter matches these filters."
                 : "No dead letters: nothing has been given up on."
             }
-          />
-          <Pager
             pager={pager}
             pageInfo={data.deadLetters.pageInfo}
-            label="Dead letter pages"
+            pagerLabel="Dead letter pages"
+            onRowClick={onRowClick}
+            refreshing={result.fetching}
           />
-        </div>
-      ) : null}
+        )}
+      </QueryResult>
       <ConfirmDialog
         open={confirming}
         title="Replay dead letters"

@@ -1,28 +1,14 @@
 import { useMemo } from "react";
 import { useQuery } from "urql";
-import { DataTable, type ColumnDef } from "../../components/DataTable";
-import { ErrorNotice } from "../../components/ErrorNotice";
-import { Loading } from "../../components/Loading";
-import { Pager } from "../../components/Pager";
+import { type ColumnDef } from "../../components/DataTable";
+import { PagedTable } from "../../components/PagedTable";
+import { QueryResult } from "../../components/QueryResult";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { DeliveriesPageQuery } from "../../gql/graphql";
 import { humanize } from "../../lib/format";
 import { FilterForm, type FieldDef } from "../events/FilterForm";
-import {
-  countFilters,
-  readFilters,
-  toGraphQLFilter,
-  writeFilters,
-} from "../events/urlFilters";
-import { useUrlPager } from "../events/useUrlQuery";
-import {
-  endpointField,
-  EndpointLabel,
-  IdLink,
-  useEndpointNames,
-  type EndpointNames,
-} from "./endpoints";
+import { type EndpointNames } from "./endpoints";
 import {
   DELIVERY_FILTERS,
   DELIVERY_STATUSES,
@@ -31,6 +17,7 @@ import {
 } from "./logic";
 import { DELIVERIES_QUERY } from "./operations";
 import { useRowNavigation } from "./rows";
+import { linkColumns, ListToolbar, useTabList, type TabProps } from "./tabList";
 
 type Row = DeliveriesPageQuery["deliveries"]["edges"][number]["node"];
 
@@ -66,36 +53,11 @@ function columns(names: EndpointNames): ColumnDef<Row>[] {
       header: "Scheduled",
       cell: ({ row }) => <Time value={row.original.createdAt} />,
     },
-    {
-      id: "id",
-      header: "Delivery",
-      cell: ({ row }) => (
-        <IdLink
-          href={`/deliveries/${row.original.id}`}
-          id={row.original.id}
-          kind="Delivery"
-          testId="delivery-link"
-        />
-      ),
-    },
-    {
-      id: "event",
-      header: "Event",
-      cell: ({ row }) => (
-        <IdLink
-          href={`/events/${row.original.eventId}`}
-          id={row.original.eventId}
-          kind="Event"
-        />
-      ),
-    },
-    {
-      id: "endpoint",
-      header: "Endpoint",
-      cell: ({ row }) => (
-        <EndpointLabel id={row.original.endpointId} names={names} />
-      ),
-    },
+    ...linkColumns<Row>(names, {
+      columnId: "id",
+      deliveryId: (r) => r.id,
+      testId: "delivery-link",
+    }),
     {
       id: "status",
       header: "Status",
@@ -136,86 +98,60 @@ function columns(names: EndpointNames): ColumnDef<Row>[] {
 }
 
 /** The deliveries tab: every delivery, newest first, filtered by the URL. */
-export function DeliveriesTab(props: {
-  search: string;
-  go: (qs: string) => void;
-}) {
-  const { search, go } = props;
-  const values = useMemo(() => readFilters(DELIVERY_FILTERS, search), [search]);
-  const pager = useUrlPager(search, go);
-  const names = useEndpointNames();
-  const fields = useMemo(
-    () => [
-      endpointField("endpointId", names, values.endpointId),
-      ...BASE_FIELDS,
-    ],
-    [names, values.endpointId],
+export function DeliveriesTab(props: TabProps) {
+  const { values, pager, names, fields, apply, filter, filtered } = useTabList(
+    DELIVERY_FILTERS,
+    BASE_FIELDS,
+    props,
   );
-  const [{ data, fetching, error }, reexecute] = useQuery({
+  const [result, reexecute] = useQuery({
     query: DELIVERIES_QUERY,
-    variables: {
-      filter: toGraphQLFilter(DELIVERY_FILTERS, values),
-      ...pager.vars,
-    },
+    variables: { filter, ...pager.vars },
   });
+  const refresh = () => reexecute({ requestPolicy: "network-only" });
   const cols = useMemo(() => columns(names), [names]);
   const onRowClick = useRowNavigation("/deliveries");
-  const rows = data?.deliveries.edges.map((e) => e.node) ?? [];
 
   return (
     <>
       <FilterForm
-        key={search}
+        key={props.search}
         fields={fields}
         values={values}
         label="Delivery filters"
         testIdPrefix="deliveries-filter"
-        onApply={(v) => go(writeFilters(DELIVERY_FILTERS, v, search))}
+        onApply={apply}
       />
-      <div className="list-toolbar">
-        <p className="muted">Newest first. Click a row for its attempts.</p>
-        <button
-          type="button"
-          className="btn btn-small"
-          disabled={fetching}
-          onClick={() => reexecute({ requestPolicy: "network-only" })}
-        >
-          Refresh
-        </button>
-      </div>
-      {error ? (
-        <ErrorNotice
-          error={error}
-          onRetry={() => reexecute({ requestPolicy: "network-only" })}
-        />
-      ) : null}
-      {!data && fetching ? (
-        <Loading label="Loading deliveries…" />
-      ) : data ? (
-        <div
-          className={`clickable-rows${fetching ? " is-refreshing" : ""}`}
-          onClick={onRowClick}
-          aria-busy={fetching}
-        >
-          <DataTable
+      <ListToolbar
+        note="Newest first. Click a row for its attempts."
+        fetching={result.fetching}
+        onRefresh={refresh}
+      />
+      <QueryResult
+        result={result}
+        onRetry={refresh}
+        loadingLabel="Loading deliveries…"
+      >
+        {(data) => (
+          <PagedTable
             columns={cols}
-            data={rows}
+            data={data.deliveries.edges.map((e) => e.node)}
             getRowId={(r) => r.id}
             caption="Deliveries"
             rowTestId="delivery-list-row"
             empty={
-              countFilters(values) > 0
+              filtered
                 ? "No delivery matches these filters."
                 : "No deliveries yet."
             }
-          />
-          <Pager
             pager={pager}
             pageInfo={data.deliveries.pageInfo}
-            label="Delivery pages"
+            pagerLabel="Delivery pages"
+            onRowClick={onRowClick}
+            refreshing={result.fetching}
           />
-        </div>
-      ) : null}
+        )}
+      </QueryResult>
     </>
   );
 }

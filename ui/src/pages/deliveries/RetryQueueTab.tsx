@@ -1,30 +1,17 @@
 import { useCallback, useMemo } from "react";
 import { useQuery } from "urql";
-import { DataTable, type ColumnDef } from "../../components/DataTable";
-import { ErrorNotice } from "../../components/ErrorNotice";
-import { Loading } from "../../components/Loading";
-import { Pager } from "../../components/Pager";
+import { type ColumnDef } from "../../components/DataTable";
+import { PagedTable } from "../../components/PagedTable";
+import { QueryResult } from "../../components/QueryResult";
 import { Time } from "../../components/Time";
 import type { RetryQueuePageQuery } from "../../gql/graphql";
 import { usePolling } from "../../lib/live";
 import { FilterForm, type FieldDef } from "../events/FilterForm";
-import {
-  countFilters,
-  readFilters,
-  toGraphQLFilter,
-  writeFilters,
-} from "../events/urlFilters";
-import { useUrlPager } from "../events/useUrlQuery";
-import {
-  endpointField,
-  EndpointLabel,
-  IdLink,
-  useEndpointNames,
-  type EndpointNames,
-} from "./endpoints";
+import { type EndpointNames } from "./endpoints";
 import { RETRY_FILTERS } from "./logic";
 import { RETRY_QUEUE_QUERY } from "./operations";
 import { useRowNavigation } from "./rows";
+import { linkColumns, ListToolbar, useTabList, type TabProps } from "./tabList";
 
 type Row = RetryQueuePageQuery["retryQueue"]["edges"][number]["node"];
 
@@ -53,35 +40,7 @@ function columns(names: EndpointNames): ColumnDef<Row>[] {
         );
       },
     },
-    {
-      id: "id",
-      header: "Delivery",
-      cell: ({ row }) => (
-        <IdLink
-          href={`/deliveries/${row.original.id}`}
-          id={row.original.id}
-          kind="Delivery"
-        />
-      ),
-    },
-    {
-      id: "event",
-      header: "Event",
-      cell: ({ row }) => (
-        <IdLink
-          href={`/events/${row.original.eventId}`}
-          id={row.original.eventId}
-          kind="Event"
-        />
-      ),
-    },
-    {
-      id: "endpoint",
-      header: "Endpoint",
-      cell: ({ row }) => (
-        <EndpointLabel id={row.original.endpointId} names={names} />
-      ),
-    },
+    ...linkColumns<Row>(names, { columnId: "id", deliveryId: (r) => r.id }),
     {
       id: "attempts",
       header: "Attempts",
@@ -111,85 +70,63 @@ function columns(names: EndpointNames): ColumnDef<Row>[] {
 }
 
 /** The retry queue tab: deliveries waiting for their next attempt, soonest due first. */
-export function RetryQueueTab(props: {
-  search: string;
-  go: (qs: string) => void;
-}) {
-  const { search, go } = props;
-  const values = useMemo(() => readFilters(RETRY_FILTERS, search), [search]);
-  const pager = useUrlPager(search, go);
-  const names = useEndpointNames();
-  const fields = useMemo(
-    () => [
-      endpointField("endpointId", names, values.endpointId),
-      ...BASE_FIELDS,
-    ],
-    [names, values.endpointId],
+export function RetryQueueTab(props: TabProps) {
+  const { values, pager, names, fields, apply, filter, filtered } = useTabList(
+    RETRY_FILTERS,
+    BASE_FIELDS,
+    props,
   );
-  const [{ data, fetching, error }, reexecute] = useQuery({
+  const [result, reexecute] = useQuery({
     query: RETRY_QUEUE_QUERY,
-    variables: {
-      filter: toGraphQLFilter(RETRY_FILTERS, values),
-      ...pager.vars,
-    },
+    variables: { filter, ...pager.vars },
   });
   const refresh = useCallback(
     () => reexecute({ requestPolicy: "network-only" }),
     [reexecute],
   );
-  usePolling(refresh, error ? null : POLL_MS);
+  usePolling(refresh, result.error ? null : POLL_MS);
   const cols = useMemo(() => columns(names), [names]);
   const onRowClick = useRowNavigation("/deliveries");
-  const rows = data?.retryQueue.edges.map((e) => e.node) ?? [];
 
   return (
     <>
       <FilterForm
-        key={search}
+        key={props.search}
         fields={fields}
         values={values}
         label="Retry queue filters"
         testIdPrefix="retry-filter"
-        onApply={(v) => go(writeFilters(RETRY_FILTERS, v, search))}
+        onApply={apply}
       />
-      <div className="list-toolbar">
-        <p className="muted">
-          Soonest due first; refreshed every {POLL_MS / 1000} s. A lease is a
-          dispatcher working on the delivery now.
-        </p>
-        <button
-          type="button"
-          className="btn btn-small"
-          disabled={fetching}
-          onClick={refresh}
-        >
-          Refresh
-        </button>
-      </div>
-      {error ? <ErrorNotice error={error} onRetry={refresh} /> : null}
-      {!data && fetching ? (
-        <Loading label="Loading the retry queue…" />
-      ) : data ? (
-        <div className="clickable-rows" onClick={onRowClick}>
-          <DataTable
+      <ListToolbar
+        note={`Soonest due first; refreshed every ${POLL_MS / 1000} s. A lease is a dispatcher working on the delivery now.`}
+        fetching={result.fetching}
+        onRefresh={refresh}
+      />
+      <QueryResult
+        result={result}
+        onRetry={refresh}
+        loadingLabel="Loading the retry queue…"
+      >
+        {(data) => (
+          <PagedTable
             columns={cols}
-            data={rows}
+            data={data.retryQueue.edges.map((e) => e.node)}
             getRowId={(r) => r.id}
             caption="Retry queue"
             rowTestId="retry-row"
             empty={
-              countFilters(values) > 0
+              filtered
                 ? "Nothing in the queue matches these filters."
                 : "The retry queue is empty: nothing is waiting for an attempt."
             }
-          />
-          <Pager
             pager={pager}
             pageInfo={data.retryQueue.pageInfo}
-            label="Retry queue pages"
+            pagerLabel="Retry queue pages"
+            onRowClick={onRowClick}
           />
-        </div>
-      ) : null}
+        )}
+      </QueryResult>
     </>
   );
 }

@@ -2,11 +2,10 @@ import { useMemo, useState } from "react";
 import { useQuery } from "urql";
 import { Link } from "wouter";
 import { DataTable, type ColumnDef } from "../../components/DataTable";
-import { ErrorNotice } from "../../components/ErrorNotice";
 import { FilterBar, SelectFilter, TextFilter } from "../../components/Filters";
-import { Loading } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager, usePager } from "../../components/Pager";
+import { QueryResult } from "../../components/QueryResult";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { EndpointFieldsFragment, EndpointStatus } from "../../gql/graphql";
@@ -218,37 +217,37 @@ export function EndpointList() {
         ) : null}
       </FilterBar>
 
-      <ErrorNotice
-        error={result.error}
+      <QueryResult
+        result={result}
         onRetry={() => reexecute({ requestPolicy: "network-only" })}
-      />
-      {result.fetching && !result.data ? (
-        <Loading label="Loading endpoints…" />
-      ) : result.data ? (
-        <>
-          <div className="endpoints-table">
-            <DataTable
-              columns={columns}
-              data={rows}
-              getRowId={(e) => e.id}
-              caption="Endpoints"
-              rowTestId="endpoint-row"
-              empty={
-                filtered
-                  ? "No endpoint matches these filters."
-                  : canWrite
-                    ? "No endpoint yet: register one to start delivering webhooks."
-                    : "No endpoint yet."
-              }
+        loadingLabel="Loading endpoints…"
+      >
+        {(data) => (
+          <>
+            <div className="endpoints-table">
+              <DataTable
+                columns={columns}
+                data={rows}
+                getRowId={(e) => e.id}
+                caption="Endpoints"
+                rowTestId="endpoint-row"
+                empty={
+                  filtered
+                    ? "No endpoint matches these filters."
+                    : canWrite
+                      ? "No endpoint yet: register one to start delivering webhooks."
+                      : "No endpoint yet."
+                }
+              />
+            </div>
+            <Pager
+              pager={pager}
+              pageInfo={data.endpoints.pageInfo}
+              label="Endpoint pages"
             />
-          </div>
-          <Pager
-            pager={pager}
-            pageInfo={result.data.endpoints.pageInfo}
-            label="Endpoint pages"
-          />
-        </>
-      ) : null}
+          </>
+        )}
+      </QueryResult>
     </>
   );
 }

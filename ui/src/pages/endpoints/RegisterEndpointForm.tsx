@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent } from "react";
 import { useMutation } from "urql";
-import { ErrorNotice } from "../../components/ErrorNotice";
+import { FormActions } from "../../components/FormActions";
 import type { EndpointFieldsFragment } from "../../gql/graphql";
 import { errorField } from "./errors";
 import { REGISTER_ENDPOINT } from "./operations";
@@ -165,20 +165,15 @@ export function RegisterEndpointForm(props: {
           </span>
         </div>
       </div>
-      <ErrorNotice error={result.error} title="Not registered" />
-      <div className="form-actions">
-        <button
-          type="submit"
-          className="btn btn-primary"
-          disabled={result.fetching}
-          data-testid="register-endpoint"
-        >
-          {result.fetching ? "Registering…" : "Register"}
-        </button>
-        <button type="button" className="btn" onClick={props.onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions
+        error={result.error}
+        errorTitle="Not registered"
+        busy={result.fetching}
+        submitLabel="Register"
+        busyLabel="Registering…"
+        submitTestId="register-endpoint"
+        onCancel={props.onCancel}
+      />
     </form>
   );
 }

@@ -1,11 +1,10 @@
 import { useMemo } from "react";
 import { useQuery } from "urql";
 import { Link } from "wouter";
-import { DataTable, type ColumnDef } from "../../components/DataTable";
-import { ErrorNotice } from "../../components/ErrorNotice";
-import { Loading } from "../../components/Loading";
+import { type ColumnDef } from "../../components/DataTable";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager } from "../../components/Pager";
+import { PagedTable } from "../../components/PagedTable";
+import { QueryResult } from "../../components/QueryResult";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { EventsPageQuery } from "../../gql/graphql";
@@ -94,15 +93,15 @@ export function EventList(props: { search: string; go: (qs: string) => void }) {
   const { search, go } = props;
   const values = useMemo(() => readFilters(EVENT_FILTERS, search), [search]);
   const pager = useUrlPager(search, go);
-  const [{ data, fetching, error }, reexecute] = useQuery({
+  const [result, reexecute] = useQuery({
     query: EVENTS_QUERY,
     variables: {
       filter: toGraphQLFilter(EVENT_FILTERS, values),
       ...pager.vars,
     },
   });
+  const refresh = () => reexecute({ requestPolicy: "network-only" });
   const onRowClick = useRowNavigation("/events");
-  const rows = data?.events.edges.map((e) => e.node) ?? [];
   const filtered = countFilters(values) > 0;
 
   return (
@@ -114,8 +113,8 @@ export function EventList(props: { search: string; go: (qs: string) => void }) {
         <button
           type="button"
           className="btn"
-          onClick={() => reexecute({ requestPolicy: "network-only" })}
-          disabled={fetching}
+          onClick={refresh}
+          disabled={result.fetching}
         >
           Refresh
         </button>
@@ -128,23 +127,15 @@ export function EventList(props: { search: string; go: (qs: string) => void }) {
         testIdPrefix="events-filter"
         onApply={(v) => go(writeFilters(EVENT_FILTERS, v, search))}
       />
-      {error ? (
-        <ErrorNotice
-          error={error}
-          onRetry={() => reexecute({ requestPolicy: "network-only" })}
-        />
-      ) : null}
-      {!data && fetching ? (
-        <Loading label="Loading events…" />
-      ) : data ? (
-        <div
-          className={`clickable-rows${fetching ? " is-refreshing" : ""}`}
-          onClick={onRowClick}
-          aria-busy={fetching}
-        >
-          <DataTable
+      <QueryResult
+        result={result}
+        onRetry={refresh}
+        loadingLabel="Loading events…"
+      >
+        {(data) => (
+          <PagedTable
             columns={columns}
-            data={rows}
+            data={data.events.edges.map((e) => e.node)}
             getRowId={(r) => r.id}
             caption="Events"
             rowTestId="event-row"
@@ -153,14 +144,14 @@ export function EventList(props: { search: string; go: (qs: string) => void }) {
                 ? "No event matches these filters."
                 : "No events yet. Producers post them to /v1/events."
             }
-          />
-          <Pager
             pager={pager}
             pageInfo={data.events.pageInfo}
-            label="Event pages"
+            pagerLabel="Event pages"
+            onRowClick={onRowClick}
+            refreshing={result.fetching}
           />
-        </div>
-      ) : null}
+        )}
+      </QueryResult>
     </>
   );
 }

@@ -2,13 +2,13 @@ import { createColumnHelper } from "@tanstack/react-table";
 import { useCallback, useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { DataTable } from "../../components/DataTable";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { FilterBar, SelectFilter } from "../../components/Filters";
-import { Loading } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager, usePager } from "../../components/Pager";
+import { PagedTable } from "../../components/PagedTable";
+import { usePager } from "../../components/Pager";
 import { ProgressBar } from "../../components/ProgressBar";
+import { QueryResult } from "../../components/QueryResult";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { SyncJobsQuery } from "../../gql/graphql";
@@ -227,14 +227,9 @@ export default function JobsPage(_props: PageProps) {
             testId="type-filter"
           />
         </FilterBar>
-        {list.error ? (
-          <ErrorNotice error={list.error} onRetry={refresh} />
-        ) : null}
-        {!list.data && list.fetching ? (
-          <Loading />
-        ) : list.data ? (
-          <>
-            <DataTable
+        <QueryResult result={list} onRetry={refresh}>
+          {(data) => (
+            <PagedTable
               columns={columns}
               data={jobs}
               getRowId={(j) => j.id}
@@ -248,14 +243,12 @@ export default function JobsPage(_props: PageProps) {
                   ? "No job matches these filters."
                   : "No sync job has run yet."
               }
-            />
-            <Pager
               pager={pager}
-              pageInfo={list.data.syncJobs.pageInfo}
-              label="Sync job pages"
+              pageInfo={data.syncJobs.pageInfo}
+              pagerLabel="Sync job pages"
             />
-          </>
-        ) : null}
+          )}
+        </QueryResult>
       </section>
 
       <ConfirmDialog

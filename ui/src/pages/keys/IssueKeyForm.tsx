@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent } from "react";
 import { useMutation } from "urql";
-import { ErrorNotice } from "../../components/ErrorNotice";
+import { FormActions } from "../../components/FormActions";
 import { can, SCOPES, type Scope } from "../../lib/permissions";
 import { useSession } from "../../lib/session";
 import { SCOPE_HINTS, validateIssueForm } from "./issue";
@@ -136,20 +136,15 @@ export function IssueKeyForm(props: {
         />
         {fieldError("rateLimit")}
       </div>
-      <ErrorNotice error={issue.error} title="The key was not issued" />
-      <div className="form-actions">
-        <button
-          type="submit"
-          className="btn btn-primary"
-          disabled={issue.fetching}
-          data-testid="issue-key-submit"
-        >
-          {issue.fetching ? "Issuing…" : "Issue key"}
-        </button>
-        <button type="button" className="btn" onClick={props.onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions
+        error={issue.error}
+        errorTitle="The key was not issued"
+        busy={issue.fetching}
+        submitLabel="Issue key"
+        busyLabel="Issuing…"
+        submitTestId="issue-key-submit"
+        onCancel={props.onCancel}
+      />
     </form>
   );
 }

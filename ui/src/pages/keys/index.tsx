@@ -3,12 +3,12 @@ import { useCallback, useId, useMemo, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { CopyButton } from "../../components/CopyButton";
-import { DataTable } from "../../components/DataTable";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { FilterBar, SelectFilter } from "../../components/Filters";
-import { Loading } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager, usePager } from "../../components/Pager";
+import { PagedTable } from "../../components/PagedTable";
+import { usePager } from "../../components/Pager";
+import { QueryResult } from "../../components/QueryResult";
 import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { ApiKeyStatus, ApiKeysQuery } from "../../gql/graphql";
@@ -181,28 +181,21 @@ export default function KeysPage(_props: PageProps) {
             testId="key-status-filter"
           />
         </FilterBar>
-        {list.error ? (
-          <ErrorNotice error={list.error} onRetry={refresh} />
-        ) : null}
-        {!list.data && list.fetching ? (
-          <Loading />
-        ) : list.data ? (
-          <>
-            <DataTable
+        <QueryResult result={list} onRetry={refresh}>
+          {(data) => (
+            <PagedTable
               columns={columns}
               data={keys}
               getRowId={(k) => k.id}
               caption="API keys"
               rowTestId="key-row"
               empty={status ? "No key has this status." : "No API keys."}
-            />
-            <Pager
               pager={pager}
-              pageInfo={list.data.apiKeys.pageInfo}
-              label="API key pages"
+              pageInfo={data.apiKeys.pageInfo}
+              pagerLabel="API key pages"
             />
-          </>
-        ) : null}
+          )}
+        </QueryResult>
       </section>
 
       {revoking ? (

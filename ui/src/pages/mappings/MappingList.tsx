@@ -2,11 +2,10 @@ import { useId, useMemo, useState, type FormEvent } from "react";
 import { useQuery } from "urql";
 import { Link, useLocation } from "wouter";
 import { Empty } from "../../components/Empty";
-import { ErrorNotice } from "../../components/ErrorNotice";
 import { FilterBar, SelectFilter, TextFilter } from "../../components/Filters";
-import { Loading } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager, usePager } from "../../components/Pager";
+import { QueryResult } from "../../components/QueryResult";
 import { Time } from "../../components/Time";
 import type { MappingFieldsFragment } from "../../gql/graphql";
 import { usePageTitle } from "../../lib/page";
@@ -137,60 +136,62 @@ export function MappingList() {
         ) : null}
       </FilterBar>
 
-      <ErrorNotice
-        error={result.error}
+      <QueryResult
+        result={result}
         onRetry={() => reexecute({ requestPolicy: "network-only" })}
-      />
-      {result.fetching && !result.data ? (
-        <Loading label="Loading mappings…" />
-      ) : result.data ? (
-        rows.length === 0 ? (
-          <Empty>
-            {filtered
-              ? "No mapping matches these filters."
-              : view === "live"
-                ? "No live mapping: events are routed to no target system yet."
-                : "No mapping published yet."}
-          </Empty>
-        ) : (
-          <>
-            {groups.map((g) => (
-              <div
-                key={g.key}
-                className={groupBy ? "mapping-group" : undefined}
-              >
-                {groupBy ? (
-                  <h2 className="group-title">
-                    <span className="muted small">
-                      {groupBy === "eventType" ? "Event type" : "Target system"}
-                    </span>{" "}
-                    <button
-                      type="button"
-                      className="btn-link"
-                      onClick={() =>
-                        setFilter(
-                          groupBy === "eventType"
-                            ? { event: g.key }
-                            : { target: g.key },
-                        )
-                      }
-                      title="Show only these"
-                    >
-                      {g.key}
-                    </button>
-                  </h2>
-                ) : null}
-                <MappingTable rows={g.rows} onFilter={setFilter} />
-              </div>
-            ))}
-            <Pager
-              pager={pager}
-              pageInfo={result.data.mappings.pageInfo}
-              label="Mapping pages"
-            />
-          </>
-        )
-      ) : null}
+        loadingLabel="Loading mappings…"
+      >
+        {(data) =>
+          rows.length === 0 ? (
+            <Empty>
+              {filtered
+                ? "No mapping matches these filters."
+                : view === "live"
+                  ? "No live mapping: events are routed to no target system yet."
+                  : "No mapping published yet."}
+            </Empty>
+          ) : (
+            <>
+              {groups.map((g) => (
+                <div
+                  key={g.key}
+                  className={groupBy ? "mapping-group" : undefined}
+                >
+                  {groupBy ? (
+                    <h2 className="group-title">
+                      <span className="muted small">
+                        {groupBy === "eventType"
+                          ? "Event type"
+                          : "Target system"}
+                      </span>{" "}
+                      <button
+                        type="button"
+                        className="btn-link"
+                        onClick={() =>
+                          setFilter(
+                            groupBy === "eventType"
+                              ? { event: g.key }
+                              : { target: g.key },
+                          )
+                        }
+                        title="Show only these"
+                      >
+                        {g.key}
+                      </button>
+                    </h2>
+                  ) : null}
+                  <MappingTable rows={g.rows} onFilter={setFilter} />
+                </div>
+              ))}
+              <Pager
+                pager={pager}
+                pageInfo={data.mappings.pageInfo}
+                label="Mapping pages"
+              />
+            </>
+          )
+        }
+      </QueryResult>
     </>
   );
 }
