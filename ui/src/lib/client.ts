@@ -8,8 +8,10 @@ import {
   type TypedDocumentNode,
 } from "urql";
 import { AUTH_CODES, restBodyToGraphQL } from "./errors";
+import { createSocketStore, registerSocketStore } from "./socketState";
 
 export { toAppError, isAuthError, type AppError } from "./errors";
+export { useSocketState, type SocketState } from "./socketState";
 
 /** POST endpoint of the API. */
 export const GRAPHQL_PATH = "/graphql";
@@ -60,24 +62,31 @@ function wsUrl(): string {
   return `${protocol === "https:" ? "wss:" : "ws:"}//${host}${GRAPHQL_WS_PATH}`;
 }
 
-/** The urql client for one API key: HTTP for queries and mutations, WebSocket for subscriptions. */
+/**
+ * The urql client for one API key: HTTP for queries and mutations, WebSocket
+ * for subscriptions. The WebSocket's state is read with `useSocketState()`.
+ */
 export function createClient(
   key: string,
   onAuthFailure: (code: string) => void,
 ): Client {
+  const socket = createSocketStore();
   const ws = createWsClient({
     url: wsUrl(),
     lazy: true,
     connectionParams: { Authorization: `Bearer ${key}` },
     on: {
+      connecting: socket.on.connecting,
+      connected: socket.on.connected,
       closed: (event) => {
+        socket.on.closed(event);
         const reason = (event as CloseEvent | undefined)?.reason ?? "";
         const code = reason.split(":")[0];
         if (AUTH_CODES.has(code)) onAuthFailure(code);
       },
     },
   });
-  return new Client({
+  const client = new Client({
     url: GRAPHQL_PATH,
     fetch: makeFetch(onAuthFailure),
     fetchOptions: () => ({ headers: { authorization: `Bearer ${key}` } }),
@@ -99,6 +108,8 @@ export function createClient(
       }),
     ],
   });
+  registerSocketStore(client, socket);
+  return client;
 }
 
 /** Runs one GraphQL request outside urql (used to validate a key at sign-in). */

@@ -76,6 +76,7 @@ export function DeliveryFeed(props: {
         <h2 id="feed-title">Live deliveries</h2>
         <ConnectionIndicator
           connection={live.connection}
+          reconnects={live.reconnects}
           received={received}
           onRetry={live.retryNow}
         />
@@ -226,6 +227,7 @@ function FeedItem({ row, canEvents }: { row: FeedRow; canEvents: boolean }) {
 
 function ConnectionIndicator(props: {
   connection: FeedConnection;
+  reconnects: number;
   received: number;
   onRetry: () => void;
 }) {
@@ -270,6 +272,13 @@ function ConnectionIndicator(props: {
           ) : (
             "; waiting for the server"
           )
+        ) : null}
+        {props.reconnects > 0 ? (
+          <span className="muted small" data-testid="feed-reconnects">
+            {" "}
+            · reconnected {formatNumber(props.reconnects)}{" "}
+            {props.reconnects === 1 ? "time" : "times"}
+          </span>
         ) : null}
         {props.received > 0 ? (
           <span className="muted small">

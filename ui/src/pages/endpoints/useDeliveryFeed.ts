@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { useClient } from "urql";
 import { toAppError, type AppError } from "../../lib/errors";
+import { useSocketState } from "../../lib/socketState";
 import { useCan } from "../../lib/session";
 import { emptyFeed, feedReducer, type FeedState } from "./feed";
 import {
@@ -52,6 +53,8 @@ export function backoffMs(
 export interface DeliveryFeed {
   feed: FeedState;
   connection: FeedConnection;
+  /** How many times the WebSocket has connected again after losing its connection, since the feed opened. */
+  reconnects: number;
   paused: boolean;
   setPaused: (paused: boolean) => void;
   /** Reconnect now (after an error), resuming after the last update. */
@@ -80,6 +83,10 @@ export function useDeliveryFeed(
   reachable: boolean,
 ): DeliveryFeed {
   const client = useClient();
+  const socket = useSocketState();
+  // Reconnects counted from when this feed opened.
+  const [reconnectsBefore] = useState(socket.reconnects);
+  const reconnects = socket.reconnects - reconnectsBefore;
   const [feed, dispatch] = useReducer(feedReducer, emptyFeed);
   const [paused, setPaused] = useState(false);
   const [attempt, setAttempt] = useState(0);
@@ -249,10 +256,19 @@ export function useDeliveryFeed(
   else if (conn.session !== session)
     connection = { kind: "connecting", resuming: feed.lastCursor != null };
   else connection = conn.state;
+  // graphql-ws retries a dropped socket on its own and sends the subscription
+  // again: the subscription sees no error meanwhile, the socket's state tells.
+  if (connection.kind === "live") {
+    connection =
+      socket.status === "connected"
+        ? { kind: "live", resumed: connection.resumed || reconnects > 0 }
+        : { kind: "connecting", resuming: true };
+  }
 
   return {
     feed,
     connection,
+    reconnects,
     paused,
     setPaused: useCallback((p: boolean) => {
       setPaused(p);
