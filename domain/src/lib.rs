@@ -34,6 +34,7 @@
 //! - [`mapping`]: compiling and running jq programs (jaq).
 //! - [`upcasting`]: reading old event versions as current ones.
 //! - [`storable`]: what the log may hold (no NUL, which the read models refuse).
+//! - [`ordering`]: ordered delivery per endpoint or per key (ADR 0017).
 #![warn(missing_docs)]
 
 /// Implements cqrs-es's `Aggregate` for one of the aggregates below, the same way
@@ -80,6 +81,7 @@ pub mod integration_event;
 pub mod mapping;
 pub mod metadata;
 pub mod notice;
+pub mod ordering;
 pub mod retry;
 pub mod scope;
 pub mod secrets;

@@ -13,16 +13,33 @@
 use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
 use serde_json::Value;
 
+use crate::delivery::DELIVERY_SCHEDULED_VERSION;
 use crate::endpoint::{DEFAULT_TIMEOUT_MS, ENDPOINT_REGISTERED_VERSION};
 
 /// Every upcaster, oldest target version first. Event type names are unique across
 /// aggregates, so the same list serves every event store.
 pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
-    vec![Box::new(SemanticVersionEventUpcaster::new(
-        "EndpointRegistered",
-        ENDPOINT_REGISTERED_VERSION,
-        Box::new(endpoint_registered_1_0_to_1_1),
-    ))]
+    vec![
+        Box::new(SemanticVersionEventUpcaster::new(
+            "EndpointRegistered",
+            ENDPOINT_REGISTERED_VERSION,
+            Box::new(endpoint_registered_1_0_to_1_1),
+        )),
+        Box::new(SemanticVersionEventUpcaster::new(
+            "DeliveryScheduled",
+            DELIVERY_SCHEDULED_VERSION,
+            Box::new(delivery_scheduled_1_0_to_1_1),
+        )),
+    ]
+}
+
+/// `DeliveryScheduled` 1.0 → 1.1: add `order` (`null`: unordered, as every delivery
+/// was before ordered delivery, ADR 0017).
+fn delivery_scheduled_1_0_to_1_1(mut payload: Value) -> Value {
+    if let Some(Value::Object(fields)) = payload.get_mut("DeliveryScheduled") {
+        fields.entry("order").or_insert(Value::Null);
+    }
+    payload
 }
 
 /// `EndpointRegistered` 1.0 → 1.1: add `timeout_ms` (the payload is cqrs-es's
@@ -96,6 +113,33 @@ mod tests {
     #[test]
     fn without_the_upcaster_a_1_0_event_does_not_deserialize() {
         assert!(EventEnvelope::<Endpoint>::try_from(stored("1.0", v1_0_payload())).is_err());
+    }
+
+    #[test]
+    fn delivery_scheduled_1_0_reads_as_1_1_unordered() {
+        use crate::delivery::{Delivery, DeliveryEvent};
+        let event = SerializedEvent::new(
+            "1:2".into(),
+            1,
+            "Delivery".into(),
+            "DeliveryScheduled".into(),
+            "1.0".into(),
+            json!({"DeliveryScheduled": {
+                "delivery_id": 3, "event_id": 1, "endpoint_id": 2,
+                "event_received_at": "2024-05-01T10:00:00Z", "event_type": "order.created",
+                "mapping_id": 4, "mapping_version": 1,
+                "due_at": "2024-05-01T10:00:00Z", "scheduled_at": "2024-05-01T10:00:00Z"
+            }}),
+            json!({}),
+        );
+        let event = upcast(event);
+        assert_eq!(event.event_version, "1.1.0");
+        assert_eq!(event.payload["DeliveryScheduled"]["order"], Value::Null);
+        let envelope = EventEnvelope::<Delivery>::try_from(event).expect("deserializes");
+        assert!(matches!(
+            envelope.payload,
+            DeliveryEvent::DeliveryScheduled { order: None, .. }
+        ));
     }
 
     #[test]

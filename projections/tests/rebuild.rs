@@ -12,6 +12,7 @@ use domain::endpoint::{self, DisableReason, EndpointCommand};
 use domain::event_mapping::{self, EventMappingCommand};
 use domain::ids::{ApiKeyId, DeliveryId, EndpointId, EventId, MappingId, SyncJobId};
 use domain::integration_event::{self, Channel, IntegrationEventCommand, RoutedDelivery};
+use domain::ordering::{DeliveryOrder, HeadOfLine, KeyPath, Ordering};
 use domain::retry::{AttemptOutcome, RetryPolicy};
 use domain::scope::Permissions;
 use domain::secrets::{generate_api_key, WebhookSecret};
@@ -42,6 +43,10 @@ enum Op {
     IssueKey,
     RevokeKey(u8),
     Job(u8),
+    /// Change an endpoint's ordering (ADR 0017): none, endpoint, key.
+    Order(u8, u8),
+    /// Skip a delivery's blocked line.
+    Skip(u8),
     Project,
 }
 
@@ -64,6 +69,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::IssueKey),
         1 => (0u8..4).prop_map(Op::RevokeKey),
         1 => (0u8..4).prop_map(Op::Job),
+        1 => (0u8..3, 0u8..4).prop_map(|(e, o)| Op::Order(e, o)),
+        1 => (0u8..16).prop_map(Op::Skip),
         1 => Just(Op::Project),
     ]
 }
@@ -118,6 +125,7 @@ async fn run(ledger: &Ledger, world: &mut World, op: &Op) {
                     RetryPolicy::new(vec![Duration::ZERO, Duration::from_secs(1)]).unwrap()
                 }),
                 timeout: None,
+                ordering: if *s == 2 { ordering(2) } else { Ordering::None },
             };
             if exec!(ledger.endpoints(), endpoint::stream_id(id), cmd).is_some() {
                 world.endpoints.push(id);
@@ -190,6 +198,17 @@ async fn run(ledger: &Ledger, world: &mut World, op: &Op) {
                         mapping_id: d.mapping_id,
                         mapping_version: 1,
                         due_at: None,
+                        // Every other endpoint ordered, by two keys, blocking or not.
+                        order: (d.endpoint_id.get() % 2 == 0).then(|| DeliveryOrder {
+                            key: format!("k{}", event_id.get() % 2),
+                            tx: 1,
+                            position: event_id.get(),
+                            on_dead_letter: if event_id.get() % 3 == 0 {
+                                HeadOfLine::Skips
+                            } else {
+                                HeadOfLine::Blocks
+                            },
+                        }),
                     };
                     exec!(
                         ledger.deliveries(),
@@ -337,7 +356,43 @@ async fn run(ledger: &Ledger, world: &mut World, op: &Op) {
                 world.jobs.push((id, 0));
             }
         },
+        Op::Order(i, o) => {
+            let Some(id) = pick(&world.endpoints, *i).copied() else {
+                return;
+            };
+            let cmd = EndpointCommand::ChangeOrdering {
+                ordering: ordering(*o),
+            };
+            exec!(ledger.endpoints(), endpoint::stream_id(id), cmd);
+        }
+        Op::Skip(d) => {
+            let Some((event, endpoint)) = pick(&world.deliveries, *d).copied() else {
+                return;
+            };
+            exec!(
+                ledger.deliveries(),
+                delivery::stream_id(event, endpoint),
+                DeliveryCommand::SkipBlockedHead { reason: None }
+            );
+        }
         Op::Project => projections::read_models::catch_up(&pool).await.unwrap(),
+    }
+}
+
+fn ordering(o: u8) -> Ordering {
+    match o {
+        0 => Ordering::None,
+        1 => Ordering::Endpoint {
+            on_dead_letter: HeadOfLine::Skips,
+        },
+        _ => Ordering::Key {
+            key: KeyPath::parse(".payload.id").unwrap(),
+            on_dead_letter: if o == 2 {
+                HeadOfLine::Blocks
+            } else {
+                HeadOfLine::Skips
+            },
+        },
     }
 }
 
@@ -354,7 +409,7 @@ async fn dump(pool: &PgPool) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     for table in store::migrate::READ_MODEL_TABLES {
         let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(t)::text FROM public.{table} t ORDER BY id"
+            "SELECT to_jsonb(t)::text FROM public.{table} t ORDER BY 1"
         ))
         .fetch_all(pool)
         .await

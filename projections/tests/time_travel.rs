@@ -30,6 +30,7 @@ async fn state_at_an_instant_or_sequence_shows_the_past_not_the_present() {
                 secret: WebhookSecret::generate(&OsRandom),
                 retry_policy: None,
                 timeout: None,
+                ordering: Default::default(),
             },
             meta(),
         )

@@ -17,6 +17,7 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "retry_queue",
     "dead_letter",
     "sync_jobs",
+    "ordering_blocks",
 ];
 
 /// How many months of `integration_events` partitions are kept created ahead.

@@ -38,6 +38,7 @@ pub async fn subscribe(
                 secret: WebhookSecret::generate(&domain::services::OsRandom),
                 retry_policy,
                 timeout: None,
+                ordering: Default::default(),
             },
             meta(),
         )

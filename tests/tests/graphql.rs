@@ -18,6 +18,8 @@ mod console;
 mod errors;
 #[path = "graphql/mutations.rs"]
 mod mutations;
+#[path = "graphql/ordering.rs"]
+mod ordering;
 #[path = "graphql/reads.rs"]
 mod reads;
 #[path = "graphql/schema.rs"]

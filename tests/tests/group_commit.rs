@@ -97,6 +97,7 @@ async fn concurrent_multi_event_commands_on_one_stream_append_whole_and_in_order
                 mapping_id: MappingId::new(8),
                 mapping_version: 1,
                 due_at: None,
+                order: None,
             },
             meta(),
         )

@@ -108,6 +108,7 @@ impl Setup {
                     secret: WebhookSecret::generate(&domain::services::OsRandom),
                     retry_policy: None,
                     timeout: None,
+                    ordering: Default::default(),
                 },
                 meta(),
             )

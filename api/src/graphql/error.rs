@@ -208,6 +208,7 @@ pub fn delivery_error(err: CommandError<DeliveryError>) -> FieldError {
         DeliveryError::NotRequeueable { .. } => conflict("delivery_not_requeueable", e),
         DeliveryError::NotAttemptable { .. } => conflict("delivery_not_attemptable", e),
         DeliveryError::NotCancellable { .. } => conflict("delivery_not_cancellable", e),
+        DeliveryError::NotBlocking => conflict("delivery_not_blocking", e),
     }
 }
 

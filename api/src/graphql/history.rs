@@ -136,7 +136,8 @@ fn endpoint_event_time(event: &EndpointEvent) -> DateTime<Utc> {
     match event {
         EndpointEvent::EndpointRegistered { registered_at, .. } => *registered_at,
         EndpointEvent::EndpointUrlChanged { changed_at, .. }
-        | EndpointEvent::EndpointRetryPolicyChanged { changed_at, .. } => *changed_at,
+        | EndpointEvent::EndpointRetryPolicyChanged { changed_at, .. }
+        | EndpointEvent::EndpointOrderingChanged { changed_at, .. } => *changed_at,
         EndpointEvent::EndpointSecretRotated { rotated_at, .. } => *rotated_at,
         EndpointEvent::EndpointDisabled { disabled_at, .. } => *disabled_at,
         EndpointEvent::EndpointEnabled { enabled_at, .. } => *enabled_at,

@@ -23,6 +23,8 @@
 //!   sandbox before it is published.
 //! - [`history`]: views built from an aggregate's own stream (attempts, mutation
 //!   results).
+//! - [`ordering`]: `endpointOrdering`, `setEndpointOrdering`, `skipBlockedDelivery`
+//!   (ordered delivery, ADR 0017).
 //! - [`mutation`]: the mutations.
 //! - [`subscription`]: the `deliveryUpdates` subscription.
 //!
@@ -38,6 +40,7 @@ pub mod filters;
 pub mod history;
 pub mod http;
 pub mod mutation;
+pub mod ordering;
 pub mod overview;
 pub mod pagination;
 pub mod query;
@@ -62,6 +65,7 @@ pub struct QueryRoot(
     mutation::subscriptions::SubscriptionQuery,
     overview::OverviewQuery,
     dry_run::DryRunQuery,
+    ordering::OrderingQuery,
 );
 
 /// The schema.

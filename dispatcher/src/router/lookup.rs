@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use domain::ordering::Ordering;
 use domain::{EndpointId, MappingId};
 use projections::subscription::Cursor;
 use sqlx::postgres::PgRow;
@@ -18,6 +19,11 @@ pub(crate) struct Route {
     pub mapping_id: MappingId,
     pub mapping_version: u32,
 }
+
+/// How an endpoint of a batch orders its deliveries, as the read models hold it
+/// (every `EndpointOrderingChanged` up to the batch is applied: the router waits
+/// for it; ADR 0017).
+pub(crate) type Orderings = HashMap<i64, Ordering>;
 
 /// A mapping version, and where in the log it went live and was retired.
 #[derive(Debug, Clone)]
@@ -46,6 +52,8 @@ pub(crate) struct RouteTable {
     mappings: HashMap<String, Vec<MappingSpan>>,
     /// The endpoints of their target systems not deleted before the batch, by system.
     endpoints: HashMap<String, Vec<EndpointSpan>>,
+    /// The ordered ones among them.
+    pub orderings: Orderings,
 }
 
 const MAPPINGS: &str = "\
@@ -54,7 +62,8 @@ const MAPPINGS: &str = "\
     FROM event_mappings WHERE event_type = ANY($1)";
 
 const ENDPOINTS: &str = "\
-    SELECT id, system_name, registered_tx, registered_position, deleted_tx, deleted_position \
+    SELECT id, system_name, registered_tx, registered_position, deleted_tx, deleted_position, \
+           ordering, ordering_key, ordering_on_dead_letter \
     FROM webhook_endpoints \
     WHERE system_name = ANY($1) \
       AND (deleted_tx IS NULL OR (deleted_tx, deleted_position) > ($2, $3))";
@@ -118,6 +127,17 @@ impl RouteTable {
                     .unwrap_or_default(),
                 deleted: cursor_of(&row, "deleted_tx", "deleted_position")?,
             };
+            let mode: String = row.try_get("ordering")?;
+            if mode != "none" {
+                let key: Option<String> = row.try_get("ordering_key")?;
+                let on_dead_letter: Option<String> = row.try_get("ordering_on_dead_letter")?;
+                // The projector writes only values an event held.
+                if let Some(ordering) =
+                    Ordering::from_columns(&mode, key.as_deref(), on_dead_letter.as_deref())
+                {
+                    table.orderings.insert(span.id.get(), ordering);
+                }
+            }
             table
                 .endpoints
                 .entry(row.try_get("system_name")?)

@@ -24,6 +24,16 @@
 //! stream is a no-op. Neither is an error: it is logged at debug level. So running the router twice over the same events
 //! creates nothing new, and a fan-out once recorded is never lost.
 //!
+//! # Ordered endpoints (ADR 0017)
+//!
+//! A delivery to an ordered endpoint carries its line (the endpoint, and the key
+//! for `key` ordering) and its event's place in the log. The claim sends a line's
+//! deliveries one at a time in that order, looking only at the queue rows there
+//! are, so a line's rows must reach the queue in that order: the projector inserts
+//! them in the order their `DeliveryScheduled` commit, so the router schedules an
+//! ordered endpoint's deliveries after the concurrent part of the batch, one line's
+//! after another's commit, in the batch's order (lines in parallel).
+//!
 //! The router also restarts an endpoint's circuit-breaker streak
 //! (`endpoint_health`, owned by this crate) on `EndpointEnabled`, in the
 //! subscription's transaction.
@@ -36,6 +46,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::delivery::{self, DeliveryCommand};
 use domain::integration_event::{IntegrationEventCommand, IntegrationEventEvent, RoutedDelivery};
+use domain::ordering::order_subject;
 use domain::values::EventType;
 use domain::{DeliveryId, EndpointEvent, EventId, IntegrationEvent, IntegrationEventError};
 use futures_util::future;
@@ -50,6 +61,7 @@ use crate::config::RouterConfig;
 use crate::meta;
 use crate::report;
 
+use lookup::Orderings;
 pub(crate) use lookup::Route;
 
 /// The router's subscription (checkpoint) name.
@@ -80,6 +92,22 @@ struct Received {
     /// For an operational notice about an endpoint: that endpoint, which never
     /// receives it (ADR 0016).
     subject: Option<i64>,
+    /// What an ordered endpoint's key path reads: `{event_type, source_system,
+    /// event_key, payload}` (built only for an event going to an ordered endpoint).
+    source_system: String,
+    event_key: String,
+    payload: serde_json::Value,
+}
+
+/// A delivery to an ordered endpoint, scheduled after the batch's concurrent part,
+/// in its line's order.
+#[derive(Debug)]
+struct Ordered {
+    line: (i64, String),
+    stream: String,
+    command: DeliveryCommand,
+    metadata: std::collections::HashMap<String, String>,
+    event: usize,
 }
 
 /// Why one event could not be routed.
@@ -188,14 +216,21 @@ impl Router {
                     routes.retain(|route| route.endpoint_id.get() != subject);
                 }
                 let replayed = routed.contains(&event.stream);
-                async move { (event, self.route_one(event, &routes, replayed).await) }
+                let orderings = &table.orderings;
+                async move {
+                    (
+                        event,
+                        self.route_one(i, event, &routes, replayed, orderings).await,
+                    )
+                }
             })
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
+        let mut ordered: Vec<Ordered> = Vec::new();
         for (event, result) in results {
             match result {
-                Ok(_) => {}
+                Ok(mut later) => ordered.append(&mut later),
                 Err(RouteError::Refused(reason)) => {
                     return Err(HandlerError::Poison {
                         position: event.position,
@@ -210,6 +245,61 @@ impl Router {
                 }
             }
         }
+        self.schedule_in_line_order(received, ordered).await
+    }
+
+    /// Schedules the deliveries to ordered endpoints: each line's in the order of
+    /// their events, one after the other's commit; lines in parallel.
+    async fn schedule_in_line_order(
+        &self,
+        received: &[Received],
+        mut ordered: Vec<Ordered>,
+    ) -> Result<(), HandlerError> {
+        if ordered.is_empty() {
+            return Ok(());
+        }
+        ordered.sort_by_key(|o| o.event);
+        let mut lines: Vec<Vec<Ordered>> = Vec::new();
+        let mut index: std::collections::HashMap<(i64, String), usize> = Default::default();
+        for o in ordered {
+            let at = *index.entry(o.line.clone()).or_insert_with(|| {
+                lines.push(Vec::new());
+                lines.len() - 1
+            });
+            lines[at].push(o);
+        }
+        let results: Vec<Result<(), (usize, CommandError<domain::DeliveryError>)>> =
+            stream::iter(lines)
+                .map(|line| async move {
+                    for o in line {
+                        self.ledger
+                            .deliveries()
+                            .execute(&o.stream, o.command, o.metadata)
+                            .await
+                            .map_err(|e| (o.event, e))?;
+                    }
+                    Ok(())
+                })
+                .buffer_unordered(self.config.concurrency)
+                .collect()
+                .await;
+        for result in results {
+            let Err((i, err)) = result else { continue };
+            let event = &received[i];
+            match err {
+                CommandError::Rejected(refused) => {
+                    return Err(HandlerError::Poison {
+                        position: event.position,
+                        event_type: "IntegrationEvent/EventReceived".to_owned(),
+                        reason: format!("routing refused: {refused}"),
+                    })
+                }
+                other => {
+                    tracing::warn!(error = %report(&other), event_id = %event.event_id, "scheduling an ordered delivery failed; the batch is retried");
+                    return Err(HandlerError::Superseded);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -219,10 +309,12 @@ impl Router {
     #[tracing::instrument(skip_all, fields(event_id = %event.event_id, endpoints = routes.len(), replayed), err)]
     async fn route_one(
         &self,
+        index: usize,
         event: &Received,
         routes: &[Route],
         replayed: bool,
-    ) -> Result<usize, RouteError> {
+        orderings: &Orderings,
+    ) -> Result<Vec<Ordered>, RouteError> {
         let request_id = format!("{ROUTER_NAME}:{}", event.position);
         let metadata = meta::caused_by(
             Some(&event.metadata),
@@ -269,18 +361,38 @@ impl Router {
             .map(|d| d.deliveries.clone())
             .unwrap_or_default();
         // The deliveries are independent streams: schedule them together (group
-        // commit puts them in as few transactions as it can).
-        let scheduled = future::join_all(fan_out.iter().map(|routed| {
-            let command = DeliveryCommand::Schedule {
-                delivery_id: routed.delivery_id,
-                event_id: event.event_id,
-                event_received_at: event.received_at,
-                endpoint_id: routed.endpoint_id,
-                event_type: event.event_type.clone(),
-                mapping_id: routed.mapping_id,
-                mapping_version: routed.mapping_version,
-                due_at: None,
-            };
+        // commit puts them in as few transactions as it can), except those to
+        // ordered endpoints, which wait for the batch's order (module doc).
+        let mut subject = None;
+        let mut ordered = Vec::new();
+        let mut unordered = Vec::new();
+        for routed in &fan_out {
+            let order = orderings
+                .get(&routed.endpoint_id.get())
+                .and_then(|ordering| {
+                    let subject = subject.get_or_insert_with(|| {
+                        order_subject(
+                            event.event_type.as_str(),
+                            &event.source_system,
+                            &event.event_key,
+                            &event.payload,
+                        )
+                    });
+                    ordering.order_of(subject, event.cursor.tx_id, event.cursor.position)
+                });
+            match order {
+                Some(order) => ordered.push(Ordered {
+                    line: (routed.endpoint_id.get(), order.key.clone()),
+                    stream: delivery::stream_id(event.event_id, routed.endpoint_id),
+                    command: schedule(event, routed, Some(order)),
+                    metadata: metadata.clone(),
+                    event: index,
+                }),
+                None => unordered.push(routed),
+            }
+        }
+        let scheduled = future::join_all(unordered.into_iter().map(|routed| {
+            let command = schedule(event, routed, None);
             let stream = delivery::stream_id(event.event_id, routed.endpoint_id);
             let metadata = metadata.clone();
             async move {
@@ -300,7 +412,7 @@ impl Router {
                 Err(other) => return Err(RouteError::Store(Box::new(other))),
             }
         }
-        Ok(fan_out.len())
+        Ok(ordered)
     }
 
     /// The event's aggregate as its stream holds it: the fan-out recorded first.
@@ -330,12 +442,32 @@ impl Handler for Router {
     }
 }
 
+/// The `Schedule` of one routed delivery of `event`.
+fn schedule(
+    event: &Received,
+    routed: &RoutedDelivery,
+    order: Option<domain::ordering::DeliveryOrder>,
+) -> DeliveryCommand {
+    DeliveryCommand::Schedule {
+        delivery_id: routed.delivery_id,
+        event_id: event.event_id,
+        event_received_at: event.received_at,
+        endpoint_id: routed.endpoint_id,
+        event_type: event.event_type.clone(),
+        mapping_id: routed.mapping_id,
+        mapping_version: routed.mapping_version,
+        due_at: None,
+        order,
+    }
+}
+
 fn received_of(event: &StoredEvent, decoded: AnyEvent) -> Result<Received, HandlerError> {
     let AnyEvent::Integration(IntegrationEventEvent::EventReceived {
         event_id,
         event_type,
         received_at,
         source_system,
+        event_key,
         payload,
         ..
     }) = decoded
@@ -356,6 +488,9 @@ fn received_of(event: &StoredEvent, decoded: AnyEvent) -> Result<Received, Handl
             event_type.as_str(),
             payload.as_value(),
         ),
+        source_system: source_system.to_string(),
+        event_key: event_key.to_string(),
+        payload: payload.as_value().clone(),
         event_id,
         event_type,
         received_at,

@@ -132,7 +132,10 @@ async fn check_due(ctx: &Context, row: &Claimed) -> Result<Check, AttemptError> 
     };
     if state.status.is_final_for_attempts() {
         tracing::info!(status = %state.status, "queue row of a finished delivery; dropped");
-        queue::drop_stale(pool, row.delivery_id, &ctx.worker_id).await?;
+        // A dead letter that blocks its line: its block goes in with the delete, or
+        // the next of the line could be claimed before the projector writes it.
+        let blocked_at = state.blocking.then(|| ctx.ledger.services().now());
+        queue::drop_stale(pool, row.delivery_id, &ctx.worker_id, blocked_at).await?;
         return Ok(Check::NotDue(None));
     }
     let slack = ctx.ledger.services().now() + chrono::Duration::seconds(1);
@@ -179,7 +182,7 @@ async fn record(
         Err(CommandError::Rejected(DeliveryError::NotAttemptable { status })) => {
             // Finished while this attempt was in flight (cancelled by an operator).
             tracing::info!(%status, "delivery finished during the attempt; not recorded");
-            queue::drop_stale(pool, row.delivery_id, &ctx.worker_id).await?;
+            queue::drop_stale(pool, row.delivery_id, &ctx.worker_id, None).await?;
             return Ok(None);
         }
         Err(err) => return Err(AttemptError::Record(err)),
@@ -198,9 +201,17 @@ async fn record(
                 recorded_ref =
                     meta::event_ref("Delivery", &due.stream, sequence(envelope.sequence));
             }
-            DeliveryEvent::DeliverySucceeded { attempts, .. }
-            | DeliveryEvent::DeliveryDeadLettered { attempts, .. } => {
-                queue::finish(pool, row.delivery_id, as_i32(*attempts)).await?;
+            DeliveryEvent::DeliverySucceeded { attempts, .. } => {
+                queue::finish(pool, row.delivery_id, as_i32(*attempts), None).await?;
+            }
+            DeliveryEvent::DeliveryDeadLettered {
+                attempts,
+                dead_lettered_at,
+                ..
+            } => {
+                let blocking = executed.aggregate.state().is_some_and(|s| s.blocking);
+                let blocked_at = blocking.then_some(*dead_lettered_at);
+                queue::finish(pool, row.delivery_id, as_i32(*attempts), blocked_at).await?;
             }
             DeliveryEvent::DeliveryRetryScheduled {
                 attempts,

@@ -16,6 +16,18 @@
 //! twice, or late, is a no-op (a late projector cannot clear the lease of a newer
 //! claim, and a late delete cannot remove a requeued row). A dispatcher that dies
 //! after recording leaves the change to the projector.
+//!
+//! # Ordered endpoints (ADR 0017)
+//!
+//! A row with an `order_key` is claimable only while no earlier row of its line
+//! (`endpoint_id`, `order_key`, ordered by `(order_tx, order_position)`) is queued,
+//! leased or not, and no earlier delivery of its line is a dead letter that blocks
+//! it (`ordering_blocks`): two probes of indexes on the line, made only for ordered
+//! rows. A head's row stays queued while it retries, so the line waits; it goes
+//! when it succeeds, is dead-lettered or cancelled. A dead letter whose line
+//! blocks is written to `ordering_blocks` in the statement that deletes its row (the
+//! projector writes the same row from the event later), so no claim ever sees
+//! the line without both.
 
 use chrono::{DateTime, Utc};
 use domain::status::EndpointStatus;
@@ -66,6 +78,13 @@ WITH candidates AS MATERIALIZED ( \
       AND (r.leased_until IS NULL OR r.leased_until < now()) \
       AND e.status_id = $9 \
       AND r.endpoint_id <> ALL($3::bigint[]) \
+      AND (r.order_key IS NULL OR ( \
+          NOT EXISTS (SELECT 1 FROM retry_queue p \
+              WHERE p.endpoint_id = r.endpoint_id AND p.order_key = r.order_key \
+                AND (p.order_tx, p.order_position) < (r.order_tx, r.order_position)) \
+          AND NOT EXISTS (SELECT 1 FROM ordering_blocks b \
+              WHERE b.endpoint_id = r.endpoint_id AND b.order_key = r.order_key \
+                AND (b.order_tx, b.order_position) < (r.order_tx, r.order_position)))) \
     ORDER BY r.next_retry_at, r.id \
     LIMIT $4 \
     FOR UPDATE OF r SKIP LOCKED \
@@ -124,18 +143,45 @@ pub(crate) async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sql
         .await
 }
 
+/// Deletes a row and, when it was ordered, writes the block of its line in the
+/// same statement (the projector's upsert of the same block from the event follows).
+const DELETE_AND_BLOCK: &str = "\
+WITH gone AS ( \
+    DELETE FROM retry_queue WHERE id = $1 AND {guard} \
+    RETURNING id, endpoint_id, event_id, order_key, order_tx, order_position \
+) \
+INSERT INTO ordering_blocks \
+    (delivery_id, endpoint_id, order_key, order_tx, order_position, event_id, blocked_at) \
+SELECT id, endpoint_id, order_key, order_tx, order_position, event_id, $3 \
+FROM gone WHERE order_key IS NOT NULL \
+ON CONFLICT (delivery_id) DO NOTHING";
+
 /// The delivery succeeded or was dead-lettered at attempt `attempt`: its row goes
-/// (as the projector's delete does).
+/// (as the projector's delete does). `blocked_at`: it was dead-lettered at the head
+/// of a line that blocks, and when.
 pub(crate) async fn finish(
     pool: &PgPool,
     delivery_id: i64,
     attempt: i32,
+    blocked_at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND attempts < $2")
-        .bind(delivery_id)
-        .bind(attempt)
-        .execute(pool)
-        .await?;
+    match blocked_at {
+        None => {
+            sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND attempts < $2")
+                .bind(delivery_id)
+                .bind(attempt)
+                .execute(pool)
+                .await?
+        }
+        Some(at) => {
+            sqlx::query(&DELETE_AND_BLOCK.replace("{guard}", "attempts < $2"))
+                .bind(delivery_id)
+                .bind(attempt)
+                .bind(at)
+                .execute(pool)
+                .await?
+        }
+    };
     Ok(())
 }
 
@@ -181,16 +227,30 @@ pub(crate) async fn defer(
 }
 
 /// The aggregate says the delivery takes no more attempts (succeeded, dead-lettered
-/// or cancelled; the projector is behind): drop the row this worker holds.
+/// or cancelled; the projector is behind): drop the row this worker holds (and, for
+/// a dead letter blocking its line, `blocked_at`, write its block).
 pub(crate) async fn drop_stale(
     pool: &PgPool,
     delivery_id: i64,
     worker_id: &str,
+    blocked_at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND leased_by = $2")
-        .bind(delivery_id)
-        .bind(worker_id)
-        .execute(pool)
-        .await?;
+    match blocked_at {
+        None => {
+            sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND leased_by = $2")
+                .bind(delivery_id)
+                .bind(worker_id)
+                .execute(pool)
+                .await?
+        }
+        Some(at) => {
+            sqlx::query(&DELETE_AND_BLOCK.replace("{guard}", "leased_by = $2"))
+                .bind(delivery_id)
+                .bind(worker_id)
+                .bind(at)
+                .execute(pool)
+                .await?
+        }
+    };
     Ok(())
 }

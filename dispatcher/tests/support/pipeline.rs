@@ -230,6 +230,7 @@ impl Pipeline {
             secret: secret.clone(),
             retry_policy: spec.retry_policy,
             timeout: spec.timeout,
+            ordering: Default::default(),
         };
         self.endpoint_command(id, command).await;
         TestEndpoint { id, secret }

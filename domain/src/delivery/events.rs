@@ -5,8 +5,13 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DeadLetterId, DeliveryId, EndpointId, EventId, MappingId, SyncJobId};
+use crate::ordering::DeliveryOrder;
 use crate::retry::{AttemptOutcome, DeadLetterReason};
 use crate::values::EventType;
+
+/// Current version of `DeliveryScheduled` (1.0 lacked `order`; see
+/// [`crate::upcasting`]).
+pub const DELIVERY_SCHEDULED_VERSION: &str = "1.1";
 
 /// Longest response excerpt kept with an attempt, in bytes.
 pub const MAX_EXCERPT_BYTES: usize = 1024;
@@ -36,6 +41,9 @@ pub enum DeliveryEvent {
         due_at: DateTime<Utc>,
         /// When it was scheduled.
         scheduled_at: DateTime<Utc>,
+        /// Its place in its line, for an ordered endpoint (added in 1.1; 1.0 events
+        /// read as `null`: unordered).
+        order: Option<DeliveryOrder>,
     },
     /// An attempt was made; always followed by exactly one of `DeliverySucceeded`,
     /// `DeliveryRetryScheduled`, `DeliveryDeadLettered`.
@@ -123,6 +131,20 @@ pub enum DeliveryEvent {
         /// When it was requeued.
         requeued_at: DateTime<Utc>,
     },
+    /// An operator let the line behind this dead-lettered head go without requeueing
+    /// it (ADR 0017): the deliveries behind it are sent, it stays dead-lettered.
+    DeliveryHeadSkipped {
+        /// The delivery.
+        delivery_id: DeliveryId,
+        /// The event delivered.
+        event_id: EventId,
+        /// The endpoint delivered to.
+        endpoint_id: EndpointId,
+        /// The operator's note.
+        reason: Option<String>,
+        /// When it was skipped.
+        skipped_at: DateTime<Utc>,
+    },
     /// An operator cancelled the delivery.
     DeliveryCancelled {
         /// The delivery.
@@ -148,6 +170,7 @@ impl DeliveryEvent {
             | Self::DeliveryRetryScheduled { delivery_id, .. }
             | Self::DeliveryDeadLettered { delivery_id, .. }
             | Self::DeliveryRequeued { delivery_id, .. }
+            | Self::DeliveryHeadSkipped { delivery_id, .. }
             | Self::DeliveryCancelled { delivery_id, .. } => *delivery_id,
         }
     }
@@ -162,12 +185,17 @@ impl DomainEvent for DeliveryEvent {
             Self::DeliveryRetryScheduled { .. } => "DeliveryRetryScheduled",
             Self::DeliveryDeadLettered { .. } => "DeliveryDeadLettered",
             Self::DeliveryRequeued { .. } => "DeliveryRequeued",
+            Self::DeliveryHeadSkipped { .. } => "DeliveryHeadSkipped",
             Self::DeliveryCancelled { .. } => "DeliveryCancelled",
         }
         .to_owned()
     }
 
     fn event_version(&self) -> String {
-        "1.0".to_owned()
+        match self {
+            Self::DeliveryScheduled { .. } => DELIVERY_SCHEDULED_VERSION,
+            _ => "1.0",
+        }
+        .to_owned()
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::ids::{DeadLetterId, DeliveryId, EndpointId, EventId, MappingId, SyncJobId};
+use crate::ordering::{DeliveryOrder, HeadOfLine};
 use crate::retry::{decide, AttemptOutcome, Next, RetryPolicy};
 use crate::services::Services;
 use crate::status::DeliveryStatus;
@@ -23,7 +24,7 @@ use crate::values::EventType;
 
 mod events;
 
-pub use events::{DeliveryEvent, MAX_EXCERPT_BYTES};
+pub use events::{DeliveryEvent, DELIVERY_SCHEDULED_VERSION, MAX_EXCERPT_BYTES};
 
 /// The aggregate id of the delivery of `event_id` to `endpoint_id`.
 pub fn stream_id(event_id: EventId, endpoint_id: EndpointId) -> String {
@@ -61,6 +62,8 @@ pub enum DeliveryCommand {
         mapping_version: u32,
         /// When the first attempt is due (default: now).
         due_at: Option<DateTime<Utc>>,
+        /// Its place in its line, for an ordered endpoint (ADR 0017).
+        order: Option<DeliveryOrder>,
     },
     /// Record how an attempt ended.
     RecordAttempt {
@@ -83,6 +86,12 @@ pub enum DeliveryCommand {
         job_id: Option<SyncJobId>,
         /// When the next attempt is due (default: now).
         due_at: Option<DateTime<Utc>>,
+    },
+    /// Let the line behind this dead-lettered head of an ordered endpoint go,
+    /// leaving it dead-lettered (`blocks` endpoints; ADR 0017).
+    SkipBlockedHead {
+        /// Why (operator's note).
+        reason: Option<String>,
     },
     /// Stop a pending or retrying delivery.
     Cancel {
@@ -109,6 +118,9 @@ pub enum DeliveryError {
         /// Its status.
         status: DeliveryStatus,
     },
+    /// Only a dead-lettered head that blocks its line can be skipped.
+    #[error("the delivery does not block a line (only the dead-lettered head of an ordered endpoint whose lines block does)")]
+    NotBlocking,
     /// Only pending or retrying deliveries can be cancelled.
     #[error("a {status} delivery cannot be cancelled")]
     NotCancellable {
@@ -146,6 +158,12 @@ pub struct DeliveryState {
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// The last HTTP status received.
     pub last_response_code: Option<u16>,
+    /// Its place in its line, for an ordered endpoint.
+    #[serde(default)]
+    pub order: Option<DeliveryOrder>,
+    /// Dead-lettered at the head of a line that blocks, until requeued or skipped.
+    #[serde(default)]
+    pub blocking: bool,
 }
 
 /// The `Delivery` aggregate.
@@ -181,6 +199,7 @@ impl Delivery {
                 mapping_id,
                 mapping_version,
                 due_at,
+                order,
             } = command
             else {
                 return Err(DeliveryError::NotScheduled);
@@ -195,6 +214,7 @@ impl Delivery {
                 mapping_version,
                 due_at: due_at.unwrap_or(now),
                 scheduled_at: now,
+                order,
             }]);
         };
         let (delivery_id, event_id, endpoint_id) = (s.delivery_id, s.event_id, s.endpoint_id);
@@ -274,6 +294,18 @@ impl Delivery {
                     requeued_at: now,
                 }])
             }
+            DeliveryCommand::SkipBlockedHead { reason } => {
+                if !s.blocking {
+                    return Err(DeliveryError::NotBlocking);
+                }
+                Ok(vec![DeliveryEvent::DeliveryHeadSkipped {
+                    delivery_id,
+                    event_id,
+                    endpoint_id,
+                    reason,
+                    skipped_at: now,
+                }])
+            }
             DeliveryCommand::Cancel { reason } => {
                 if !s.status.can_transition(DeliveryStatus::Cancelled) {
                     return Err(DeliveryError::NotCancellable { status: s.status });
@@ -304,6 +336,7 @@ impl Delivery {
             mapping_id,
             mapping_version,
             due_at,
+            order,
             ..
         } = event
         {
@@ -321,6 +354,8 @@ impl Delivery {
                 next_attempt_at: Some(due_at),
                 last_attempt_at: None,
                 last_response_code: None,
+                order,
+                blocking: false,
             });
             return;
         }
@@ -351,8 +386,14 @@ impl Delivery {
             DeliveryEvent::DeliveryDeadLettered { .. } => {
                 s.status = DeliveryStatus::DeadLettered;
                 s.next_attempt_at = None;
+                s.blocking = s
+                    .order
+                    .as_ref()
+                    .is_some_and(|o| o.on_dead_letter == HeadOfLine::Blocks);
             }
+            DeliveryEvent::DeliveryHeadSkipped { .. } => s.blocking = false,
             DeliveryEvent::DeliveryRequeued { due_at, .. } => {
+                s.blocking = false;
                 s.status = DeliveryStatus::Pending;
                 s.cycle_attempts = 0;
                 s.next_attempt_at = Some(due_at);

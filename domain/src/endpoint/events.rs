@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cipher::EncryptedSecret;
 use crate::ids::EndpointId;
+use crate::ordering::Ordering;
 use crate::retry::RetryPolicy;
 use crate::values::{EndpointUrl, SystemName};
 
@@ -105,6 +106,17 @@ pub enum EndpointEvent {
         /// When.
         enabled_at: DateTime<Utc>,
     },
+    /// How the endpoint's deliveries are ordered changed (also written right after
+    /// `EndpointRegistered` when it is registered with an ordering); it applies to
+    /// deliveries scheduled after it (ADR 0017).
+    EndpointOrderingChanged {
+        /// The endpoint.
+        endpoint_id: EndpointId,
+        /// The new ordering.
+        ordering: Ordering,
+        /// When it changed.
+        changed_at: DateTime<Utc>,
+    },
     /// The endpoint is gone for good.
     EndpointDeleted {
         /// The endpoint.
@@ -123,6 +135,7 @@ impl DomainEvent for EndpointEvent {
             Self::EndpointRetryPolicyChanged { .. } => "EndpointRetryPolicyChanged",
             Self::EndpointDisabled { .. } => "EndpointDisabled",
             Self::EndpointEnabled { .. } => "EndpointEnabled",
+            Self::EndpointOrderingChanged { .. } => "EndpointOrderingChanged",
             Self::EndpointDeleted { .. } => "EndpointDeleted",
         }
         .to_owned()

@@ -18,6 +18,7 @@ use thiserror::Error;
 
 use crate::cipher::{CipherError, EncryptedSecret};
 use crate::ids::EndpointId;
+use crate::ordering::Ordering;
 use crate::retry::RetryPolicy;
 use crate::secrets::WebhookSecret;
 use crate::services::Services;
@@ -78,6 +79,8 @@ pub enum EndpointCommand {
         retry_policy: Option<RetryPolicy>,
         /// HTTP timeout per attempt (default 15 s, 1 s to 60 s).
         timeout: Option<Duration>,
+        /// How its deliveries are ordered (`Ordering::None`: in parallel).
+        ordering: Ordering,
     },
     /// Send webhooks elsewhere (same URL: no-op).
     ChangeUrl {
@@ -95,6 +98,11 @@ pub enum EndpointCommand {
     ChangeRetryPolicy {
         /// The new override; `None` for the default.
         retry_policy: Option<RetryPolicy>,
+    },
+    /// Change how deliveries scheduled from now on are ordered (unchanged: no-op).
+    ChangeOrdering {
+        /// The new ordering.
+        ordering: Ordering,
     },
     /// Stop deliveries (they wait, nothing is dropped).
     Disable {
@@ -159,6 +167,9 @@ pub struct EndpointDetails {
     pub retry_policy: Option<RetryPolicy>,
     /// HTTP timeout per attempt.
     pub timeout_ms: u32,
+    /// How its deliveries are ordered.
+    #[serde(default)]
+    pub ordering: Ordering,
     /// When it was registered.
     pub registered_at: DateTime<Utc>,
 }
@@ -214,6 +225,7 @@ impl Endpoint {
                 secret,
                 retry_policy,
                 timeout,
+                ordering,
             } = command
             else {
                 return Err(EndpointError::NotRegistered);
@@ -225,7 +237,7 @@ impl Endpoint {
                     .filter(|ms| (MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(ms))
                     .ok_or(EndpointError::TimeoutOutOfRange)?,
             };
-            return Ok(vec![EndpointEvent::EndpointRegistered {
+            let mut events = vec![EndpointEvent::EndpointRegistered {
                 endpoint_id,
                 system_name,
                 url,
@@ -233,7 +245,15 @@ impl Endpoint {
                 retry_policy,
                 timeout_ms,
                 registered_at: now,
-            }]);
+            }];
+            if ordering != Ordering::None {
+                events.push(EndpointEvent::EndpointOrderingChanged {
+                    endpoint_id,
+                    ordering,
+                    changed_at: now,
+                });
+            }
+            return Ok(events);
         };
         let endpoint_id = d.endpoint_id;
         match (d.status, command) {
@@ -280,6 +300,15 @@ impl Endpoint {
                     }]
                 })
             }
+            (_, EndpointCommand::ChangeOrdering { ordering }) => Ok(if ordering == d.ordering {
+                vec![]
+            } else {
+                vec![EndpointEvent::EndpointOrderingChanged {
+                    endpoint_id,
+                    ordering,
+                    changed_at: now,
+                }]
+            }),
             (EndpointStatus::Disabled, EndpointCommand::Disable { .. }) => {
                 Err(EndpointError::AlreadyDisabled)
             }
@@ -329,6 +358,7 @@ impl Endpoint {
                 previous_expires_at: None,
                 retry_policy,
                 timeout_ms,
+                ordering: Ordering::None,
                 registered_at,
             });
             return;
@@ -351,6 +381,9 @@ impl Endpoint {
             }
             EndpointEvent::EndpointRetryPolicyChanged { retry_policy, .. } => {
                 d.retry_policy = retry_policy;
+            }
+            EndpointEvent::EndpointOrderingChanged { ordering, .. } => {
+                d.ordering = ordering;
             }
             EndpointEvent::EndpointDisabled { reason, .. } => {
                 d.status = EndpointStatus::Disabled;

@@ -33,6 +33,7 @@ pub(crate) fn schedule(due_at: Option<chrono::DateTime<chrono::Utc>>) -> Cmd {
         mapping_id: MappingId::new(3),
         mapping_version: 2,
         due_at,
+        order: None,
     }
 }
 
@@ -47,6 +48,7 @@ pub(crate) fn scheduled() -> Ev {
         mapping_version: 2,
         due_at: t0(),
         scheduled_at: t0(),
+        order: None,
     }
 }
 

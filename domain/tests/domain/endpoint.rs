@@ -40,6 +40,7 @@ fn register(timeout: Option<StdDuration>) -> Cmd {
         secret: secret(SECRET),
         retry_policy: None,
         timeout,
+        ordering: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ mod delivery_requeue;
 mod endpoint;
 mod event_mapping;
 mod integration_event;
+mod ordering;
 mod properties;
 mod signing_vectors;
 mod subscription_control;

@@ -103,6 +103,7 @@ fn delivery_command(policy: RetryPolicy) -> impl Strategy<Value = DeliveryComman
             mapping_id: MappingId::new(4),
             mapping_version: 1,
             due_at: None,
+            order: None,
         }),
         6 => outcome().prop_map(move |outcome| DeliveryCommand::RecordAttempt {
             outcome,
@@ -137,6 +138,7 @@ fn endpoint_command() -> impl Strategy<Value = EndpointCommand> {
             secret: WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("valid"),
             retry_policy: None,
             timeout: None,
+            ordering: Default::default(),
         }),
         prop_oneof![
             Just("https://a.example.com/"),

@@ -125,6 +125,12 @@ pub struct EndpointRow {
     pub deleted_tx: Option<i64>,
     /// The position half of `deleted_tx`.
     pub deleted_position: Option<i64>,
+    /// `none`, `endpoint` or `key` (ADR 0017).
+    pub ordering: String,
+    /// The key path, for `key`.
+    pub ordering_key: Option<String>,
+    /// `blocks` or `skips`, for an ordered endpoint.
+    pub ordering_on_dead_letter: Option<String>,
 }
 
 /// `integration_events`.
@@ -213,6 +219,14 @@ pub struct DeliveryRow {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Its line, for an ordered endpoint ('' for `endpoint` ordering; ADR 0017).
+    pub order_key: Option<String>,
+    /// Its place in the line: its event's tx_id in the log.
+    pub order_tx: Option<i64>,
+    /// Its place in the line: its event's position in the log.
+    pub order_position: Option<i64>,
+    /// Whether its line blocks when it is dead-lettered.
+    pub order_blocks: Option<bool>,
 }
 
 /// `retry_queue` (its lease columns are operational: cleared on every write).
@@ -230,6 +244,31 @@ pub struct RetryRow {
     pub event_created_at: DateTime<Utc>,
     /// The endpoint it goes to.
     pub endpoint_id: i64,
+    /// Its line, for an ordered endpoint.
+    pub order_key: Option<String>,
+    /// Its place in the line (tx_id half).
+    pub order_tx: Option<i64>,
+    /// Its place in the line (position half).
+    pub order_position: Option<i64>,
+}
+
+/// `ordering_blocks`: a dead-lettered head that blocks its line (ADR 0017).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BlockRow {
+    /// The dead-lettered delivery.
+    pub delivery_id: i64,
+    /// Its endpoint.
+    pub endpoint_id: i64,
+    /// Its line.
+    pub order_key: String,
+    /// Its place in the line (tx_id half).
+    pub order_tx: i64,
+    /// Its place in the line (position half).
+    pub order_position: i64,
+    /// Its event.
+    pub event_id: i64,
+    /// When it was dead-lettered.
+    pub blocked_at: DateTime<Utc>,
 }
 
 /// `dead_letter`.
@@ -305,7 +344,7 @@ pub const API_KEY_COLUMNS: &str = "id, name, key_hash, permissions_json, status_
 pub const ENDPOINT_COLUMNS: &str = "id, system_name, url, secret, status_id, created_at, \
     updated_at, previous_secret, previous_secret_expires_at, disabled_reason, \
     retry_schedule_json, timeout_ms, registered_tx, registered_position, deleted_tx, \
-    deleted_position";
+    deleted_position, ordering, ordering_key, ordering_on_dead_letter";
 /// See [`API_KEY_COLUMNS`].
 pub const EVENT_COLUMNS: &str = "id, event_type, source_system, payload_json, status_id, \
     created_at, updated_at, event_key, channel, delivery_count";
@@ -316,10 +355,14 @@ pub const MAPPING_COLUMNS: &str = "id, event_type, target_system, mapping_json, 
 /// See [`API_KEY_COLUMNS`].
 pub const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, status_id, attempts, \
     last_attempt_at, response_code, event_created_at, mapping_id, mapping_version, \
-    next_attempt_at, last_error, created_at, updated_at";
+    next_attempt_at, last_error, created_at, updated_at, order_key, order_tx, order_position, \
+    order_blocks";
 /// See [`API_KEY_COLUMNS`].
-pub const RETRY_COLUMNS: &str =
-    "id, event_id, next_retry_at, attempts, event_created_at, endpoint_id";
+pub const RETRY_COLUMNS: &str = "id, event_id, next_retry_at, attempts, event_created_at, \
+    endpoint_id, order_key, order_tx, order_position";
+/// See [`API_KEY_COLUMNS`].
+pub const BLOCK_COLUMNS: &str =
+    "delivery_id, endpoint_id, order_key, order_tx, order_position, event_id, blocked_at";
 /// See [`API_KEY_COLUMNS`].
 pub const DEAD_LETTER_COLUMNS: &str = "id, event_id, reason, created_at, event_created_at, \
     delivery_id, endpoint_id, requeued_at";
@@ -432,6 +475,9 @@ pub async fn upsert_endpoints(
             "bigint",
             "bigint",
             "bigint",
+            "text",
+            "text",
+            "text",
         ],
         "id",
         "",
@@ -453,6 +499,9 @@ pub async fn upsert_endpoints(
         .bind(column!(rows, registered_position))
         .bind(column!(rows, deleted_tx))
         .bind(column!(rows, deleted_position))
+        .bind(column!(rows, ordering))
+        .bind(column!(rows, ordering_key))
+        .bind(column!(rows, ordering_on_dead_letter))
         .execute(conn)
         .await?;
     Ok(())
@@ -569,6 +618,10 @@ pub async fn upsert_deliveries(
             "text",
             "timestamptz",
             "timestamptz",
+            "text",
+            "bigint",
+            "bigint",
+            "boolean",
         ],
         "id",
         "",
@@ -588,6 +641,10 @@ pub async fn upsert_deliveries(
         .bind(column!(rows, last_error))
         .bind(column!(rows, created_at))
         .bind(column!(rows, updated_at))
+        .bind(column!(rows, order_key))
+        .bind(column!(rows, order_tx))
+        .bind(column!(rows, order_position))
+        .bind(column!(rows, order_blocks))
         .execute(conn)
         .await?;
     Ok(())
@@ -611,6 +668,9 @@ pub async fn upsert_retries(
             "integer",
             "timestamptz",
             "bigint",
+            "text",
+            "bigint",
+            "bigint",
         ],
         "id",
         "leased_until = NULL, leased_by = NULL",
@@ -626,6 +686,55 @@ pub async fn upsert_retries(
         .bind(column!(rows, attempts))
         .bind(column!(rows, event_created_at))
         .bind(column!(rows, endpoint_id))
+        .bind(column!(rows, order_key))
+        .bind(column!(rows, order_tx))
+        .bind(column!(rows, order_position))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes `ordering_blocks` rows (the dispatcher may have inserted one first, with
+/// its own `blocked_at`: the event's value wins).
+pub async fn upsert_blocks(conn: &mut PgConnection, rows: &[&BlockRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = upsert_sql(
+        "ordering_blocks",
+        BLOCK_COLUMNS,
+        &[
+            "bigint",
+            "bigint",
+            "text",
+            "bigint",
+            "bigint",
+            "bigint",
+            "timestamptz",
+        ],
+        "delivery_id",
+        "",
+    );
+    sqlx::query(&sql)
+        .bind(column!(rows, delivery_id))
+        .bind(column!(rows, endpoint_id))
+        .bind(column!(rows, order_key))
+        .bind(column!(rows, order_tx))
+        .bind(column!(rows, order_position))
+        .bind(column!(rows, event_id))
+        .bind(column!(rows, blocked_at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes `ordering_blocks` rows by delivery id.
+pub async fn delete_blocks(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM ordering_blocks WHERE delivery_id = ANY($1)")
+        .bind(ids)
         .execute(conn)
         .await?;
     Ok(())

@@ -118,6 +118,7 @@ pub async fn schedule(app: &TestApp, source: &str, event: EventId, endpoint: &st
         mapping_id: MappingId::new(1),
         mapping_version: 1,
         due_at: None,
+        order: None,
     };
     app.ledger
         .deliveries()

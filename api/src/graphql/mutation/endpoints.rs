@@ -16,6 +16,7 @@ use domain::values::{EndpointUrl, EventType, SystemName};
 use crate::graphql::context::{metadata, parse_id, state, ScopeGuard};
 use crate::graphql::error::{endpoint_error, invalid, mapping_error, FieldError, FieldResult};
 use crate::graphql::history;
+use crate::graphql::ordering::OrderingInput;
 use crate::graphql::types::{EndpointNode, Id, MappingNode};
 use crate::startup::AppState;
 
@@ -35,6 +36,9 @@ pub struct RegisterEndpointInput {
     pub retry_schedule: Option<Vec<i64>>,
     /// HTTP timeout per attempt, in milliseconds (1000 to 60000; default 15000).
     pub timeout_ms: Option<i32>,
+    /// How its deliveries are ordered (default: `NONE`, in parallel); see
+    /// `setEndpointOrdering`.
+    pub ordering: Option<OrderingInput>,
 }
 
 /// An endpoint and its signing secret, shown this once.
@@ -127,6 +131,11 @@ async fn register(
             })
         })
         .transpose()?;
+    let ordering = input
+        .ordering
+        .map(OrderingInput::parse)
+        .transpose()?
+        .unwrap_or_default();
     let id = EndpointId::generate(&*state.ledger.services().ids);
     let command = EndpointCommand::Register {
         endpoint_id: id,
@@ -135,6 +144,7 @@ async fn register(
         secret: secret.clone(),
         retry_policy,
         timeout,
+        ordering,
     };
     state
         .ledger

@@ -21,4 +21,5 @@ pub struct MutationRoot(
     endpoints::MappingMutations,
     admin::AdminMutations,
     subscriptions::SubscriptionMutations,
+    super::ordering::OrderingMutations,
 );

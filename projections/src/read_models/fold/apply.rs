@@ -84,6 +84,7 @@ impl Batch {
             mapping_version,
             due_at,
             scheduled_at,
+            order,
             ..
         } = event
         {
@@ -102,6 +103,12 @@ impl Batch {
                 last_error: None,
                 created_at: *scheduled_at,
                 updated_at: *scheduled_at,
+                order_key: order.as_ref().map(|o| o.key.clone()),
+                order_tx: order.as_ref().map(|o| o.tx),
+                order_position: order.as_ref().map(|o| o.position),
+                order_blocks: order
+                    .as_ref()
+                    .map(|o| o.on_dead_letter == domain::ordering::HeadOfLine::Blocks),
             };
             self.retries.insert(key, Some(queued(&row, *due_at)));
             self.touch_event(row.event_id, *scheduled_at);
@@ -112,6 +119,7 @@ impl Batch {
         let mut retry: Option<Option<RetryRow>> = None;
         let mut dead_letter: Option<DeadLetterRow> = None;
         let mut requeued_at: Option<DateTime<Utc>> = None;
+        let mut block: Option<Option<BlockRow>> = None;
         let at = match event {
             DeliveryEvent::DeliveryScheduled { .. } => unreachable_scheduled(stored)?,
             DeliveryEvent::AttemptRecorded {
@@ -157,7 +165,27 @@ impl Batch {
                     endpoint_id: row.endpoint_id,
                     requeued_at: None,
                 });
+                if let (Some(true), Some(order_key), Some(order_tx), Some(order_position)) = (
+                    row.order_blocks,
+                    row.order_key.clone(),
+                    row.order_tx,
+                    row.order_position,
+                ) {
+                    block = Some(Some(BlockRow {
+                        delivery_id: row.id,
+                        endpoint_id: row.endpoint_id,
+                        order_key,
+                        order_tx,
+                        order_position,
+                        event_id: row.event_id,
+                        blocked_at: *dead_lettered_at,
+                    }));
+                }
                 *dead_lettered_at
+            }
+            DeliveryEvent::DeliveryHeadSkipped { skipped_at, .. } => {
+                block = Some(None);
+                *skipped_at
             }
             DeliveryEvent::DeliveryRequeued {
                 due_at,
@@ -168,6 +196,9 @@ impl Batch {
                 row.next_attempt_at = Some(*due_at);
                 retry = Some(Some(queued(row, *due_at)));
                 requeued_at = Some(*at);
+                if row.order_key.is_some() {
+                    block = Some(None);
+                }
                 *at
             }
             DeliveryEvent::DeliveryCancelled { cancelled_at, .. } => {
@@ -188,6 +219,9 @@ impl Batch {
         if let Some(dead) = dead_letter {
             self.dead_letters.put(dead.id, dead);
         }
+        if let Some(block) = block {
+            self.blocks.insert(key, block);
+        }
         if let Some(at) = requeued_at {
             let open: Vec<i64> = self
                 .dead_letters
@@ -201,7 +235,10 @@ impl Batch {
                 }
             }
         }
-        if !matches!(event, DeliveryEvent::AttemptRecorded { .. }) {
+        if !matches!(
+            event,
+            DeliveryEvent::AttemptRecorded { .. } | DeliveryEvent::DeliveryHeadSkipped { .. }
+        ) {
             self.touch_event(event_id, at);
         }
         Ok(())
@@ -246,6 +283,9 @@ impl Batch {
                     registered_position: Some(stored.position),
                     deleted_tx: None,
                     deleted_position: None,
+                    ordering: "none".to_owned(),
+                    ordering_key: None,
+                    ordering_on_dead_letter: None,
                 },
             );
             return Ok(());
@@ -291,6 +331,17 @@ impl Batch {
                 row.status_id = EndpointStatus::Disabled.id();
                 row.disabled_reason = Some(reason.as_str().to_owned());
                 *disabled_at
+            }
+            EndpointEvent::EndpointOrderingChanged {
+                ordering,
+                changed_at,
+                ..
+            } => {
+                row.ordering = ordering.mode().to_owned();
+                row.ordering_key = ordering.key_path().map(|k| k.as_str().to_owned());
+                row.ordering_on_dead_letter =
+                    ordering.on_dead_letter().map(|h| h.as_str().to_owned());
+                *changed_at
             }
             EndpointEvent::EndpointEnabled { enabled_at, .. } => {
                 row.status_id = EndpointStatus::Active.id();

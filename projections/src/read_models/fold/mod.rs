@@ -42,6 +42,9 @@ pub struct Batch {
     /// `attempts` (which a requeue does not move).
     retries_dropped: std::collections::HashSet<i64>,
     dead_letters: Table<DeadLetterRow>,
+    /// Last write per blocking dead letter (by delivery id): `Some` upserts, `None`
+    /// deletes (ADR 0017).
+    blocks: BTreeMap<i64, Option<BlockRow>>,
     sync_jobs: Table<SyncJobRow>,
     /// Events whose status must be rolled up from their deliveries, with the time of
     /// the latest delivery change.
@@ -68,6 +71,9 @@ fn queued(row: &DeliveryRow, next_retry_at: DateTime<Utc>) -> RetryRow {
         attempts: row.attempts,
         event_created_at: row.event_created_at,
         endpoint_id: row.endpoint_id,
+        order_key: row.order_key.clone(),
+        order_tx: row.order_tx,
+        order_position: row.order_position,
     }
 }
 
@@ -104,6 +110,7 @@ fn delivery_id(event: &DeliveryEvent) -> i64 {
         | DeliveryEvent::DeliveryRetryScheduled { delivery_id, .. }
         | DeliveryEvent::DeliveryDeadLettered { delivery_id, .. }
         | DeliveryEvent::DeliveryRequeued { delivery_id, .. }
+        | DeliveryEvent::DeliveryHeadSkipped { delivery_id, .. }
         | DeliveryEvent::DeliveryCancelled { delivery_id, .. } => delivery_id.get(),
     }
 }
@@ -116,6 +123,7 @@ fn endpoint_id(event: &EndpointEvent) -> i64 {
         | EndpointEvent::EndpointRetryPolicyChanged { endpoint_id, .. }
         | EndpointEvent::EndpointDisabled { endpoint_id, .. }
         | EndpointEvent::EndpointEnabled { endpoint_id, .. }
+        | EndpointEvent::EndpointOrderingChanged { endpoint_id, .. }
         | EndpointEvent::EndpointDeleted { endpoint_id, .. } => endpoint_id.get(),
     }
 }

@@ -25,6 +25,14 @@ impl Batch {
         delete_retries(conn, &deletes).await?;
         upsert_retries(conn, &upserts).await?;
         upsert_dead_letters(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
+        let unblocked: Vec<i64> = self
+            .blocks
+            .iter()
+            .filter(|(_, b)| b.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        delete_blocks(conn, &unblocked).await?;
+        upsert_blocks(conn, &self.blocks.values().flatten().collect::<Vec<_>>()).await?;
         upsert_sync_jobs(conn, &self.sync_jobs.changed().collect::<Vec<_>>()).await?;
         roll_up(conn, &self.rollups).await
     }
