@@ -4,6 +4,12 @@ import { useLocation, useSearch } from "wouter";
 /**
  * The query string as a record, and a setter that replaces some parameters
  * (empty or null values are removed) without adding a history entry.
+ *
+ * Call it in a component that does not also run a `useQuery` whose variables
+ * come from the URL, and pass the pair down (`SearchParamsProps`): React 18
+ * drops a `useSyncExternalStore` update back to the first value in a component
+ * that sets state while rendering (react#25565), as urql's `useQuery` does when
+ * its variables change, so back to the first query string would not re-render.
  */
 export function useSearchParams(): [
   Record<string, string>,
@@ -28,4 +34,10 @@ export function useSearchParams(): [
     [search, location, navigate],
   );
   return [params, set];
+}
+
+/** The query string handed down by the component that calls `useSearchParams`. */
+export interface SearchParamsProps {
+  params: Record<string, string>;
+  setParams: (changes: Record<string, string | null | undefined>) => void;
 }

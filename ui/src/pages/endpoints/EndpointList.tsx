@@ -13,7 +13,7 @@ import { formatDuration } from "../../lib/format";
 import { usePolling } from "../../lib/live";
 import { usePageTitle } from "../../lib/page";
 import { useCan } from "../../lib/session";
-import { useSearchParams } from "../../lib/url";
+import { useSearchParams, type SearchParamsProps } from "../../lib/url";
 import { CircuitBadge, SuccessRate, disabledReasonText } from "./CircuitBadge";
 import { ENDPOINTS_QUERY } from "./operations";
 import { RegisterEndpointForm } from "./RegisterEndpointForm";
@@ -91,10 +91,15 @@ const columns: ColumnDef<EndpointFieldsFragment>[] = [
   },
 ];
 
+/** `/endpoints`: reads the query string and hands it down (see `useSearchParams`). */
 export function EndpointList() {
+  const [params, setParams] = useSearchParams();
+  return <Endpoints params={params} setParams={setParams} />;
+}
+
+function Endpoints({ params, setParams }: SearchParamsProps) {
   usePageTitle("Endpoints");
   const canWrite = useCan("endpoints:write");
-  const [params, setParams] = useSearchParams();
   const pager = usePager(20);
   const [registering, setRegistering] = useState(false);
   const [registered, setRegistered] = useState<{

@@ -16,7 +16,7 @@ import { humanize } from "../../lib/format";
 import { usePolling } from "../../lib/live";
 import { usePageTitle, type PageProps } from "../../lib/page";
 import { useCan } from "../../lib/session";
-import { useSearchParams } from "../../lib/url";
+import { useSearchParams, type SearchParamsProps } from "../../lib/url";
 import { JobFollow } from "./JobFollow";
 import {
   isFinished,
@@ -34,10 +34,15 @@ const LIST_POLL_MS = 3000;
 
 const column = createColumnHelper<Job>();
 
+/** `/jobs`: reads the query string and hands it down (see `useSearchParams`). */
 export default function JobsPage(_props: PageProps) {
+  const [params, setParams] = useSearchParams();
+  return <JobsList params={params} setParams={setParams} />;
+}
+
+function JobsList({ params, setParams }: SearchParamsProps) {
   usePageTitle("Sync jobs");
   const canVerify = useCan("jobs:write", "audit:read");
-  const [params, setParams] = useSearchParams();
   const status = parseStatus(params.status);
   const jobType = params.type ?? "";
   const followed = params.job ?? null;

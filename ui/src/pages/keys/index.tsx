@@ -15,7 +15,7 @@ import type { ApiKeyStatus, ApiKeysQuery } from "../../gql/graphql";
 import { formatNumber } from "../../lib/format";
 import { usePageTitle, type PageProps } from "../../lib/page";
 import { useSession } from "../../lib/session";
-import { useSearchParams } from "../../lib/url";
+import { useSearchParams, type SearchParamsProps } from "../../lib/url";
 import { IssueKeyForm, type IssuedKey } from "./IssueKeyForm";
 import { API_KEYS, REVOKE_KEY } from "./queries";
 
@@ -25,10 +25,15 @@ const STATUSES: ApiKeyStatus[] = ["ACTIVE", "REVOKED"];
 
 const column = createColumnHelper<Key>();
 
+/** `/keys`: reads the query string and hands it down (see `useSearchParams`). */
 export default function KeysPage(_props: PageProps) {
+  const [params, setParams] = useSearchParams();
+  return <KeysList params={params} setParams={setParams} />;
+}
+
+function KeysList({ params, setParams }: SearchParamsProps) {
   usePageTitle("API keys");
   const { viewer } = useSession();
-  const [params, setParams] = useSearchParams();
   const status = STATUSES.find((s) => s === params.status);
   const pager = usePager(20);
   const variables = useMemo(

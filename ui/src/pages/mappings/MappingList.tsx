@@ -10,7 +10,7 @@ import { Time } from "../../components/Time";
 import type { MappingFieldsFragment } from "../../gql/graphql";
 import { usePageTitle } from "../../lib/page";
 import { useCan } from "../../lib/session";
-import { useSearchParams } from "../../lib/url";
+import { useSearchParams, type SearchParamsProps } from "../../lib/url";
 import { MappingStateBadge } from "./MappingStateBadge";
 import { MAPPINGS_QUERY } from "./operations";
 
@@ -29,10 +29,15 @@ function preview(program: string): string {
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }
 
+/** `/mappings`: reads the query string and hands it down (see `useSearchParams`). */
 export function MappingList() {
+  const [params, setParams] = useSearchParams();
+  return <Mappings params={params} setParams={setParams} />;
+}
+
+function Mappings({ params, setParams }: SearchParamsProps) {
   usePageTitle("Mappings");
   const canWrite = useCan("mappings:write");
-  const [params, setParams] = useSearchParams();
   const pager = usePager(25);
   const view = params.view === "all" ? "all" : "live";
   const groupBy: GroupBy =
