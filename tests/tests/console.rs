@@ -249,7 +249,11 @@ fn stale_bundle() -> String {
         Ok(output) => format!(
             "NOTE: ui/dist is not a build of ui/src, and ledgerd serves ui/dist: the browser \
              tests ran against the old bundle (run `npm --prefix ui run build`).\n{}\n",
-            String::from_utf8_lossy(&output.stderr).trim()
+            String::from_utf8_lossy(&output.stderr)
+                .trim()
+                .chars()
+                .take(300)
+                .collect::<String>()
         ),
         Err(e) => format!("NOTE: could not check ui/dist: {e}\n"),
     }
