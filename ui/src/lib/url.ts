@@ -1,5 +1,7 @@
 import { useCallback, useMemo } from "react";
 import { useLocation, useSearch } from "wouter";
+import type { PagerState } from "../components/Pager";
+import { pageArgs, readCursor, withCursor } from "./urlFilters";
 
 /**
  * The query string as a record, and a setter that replaces some parameters
@@ -40,4 +42,45 @@ export function useSearchParams(): [
 export interface SearchParamsProps {
   params: Record<string, string>;
   setParams: (changes: Record<string, string | null | undefined>) => void;
+}
+
+/**
+ * The query string of the current page, and `go(qs)` to another one on the
+ * same path. Unlike `useSearchParams`'s setter, `go` adds a history entry, so
+ * the back button steps back through filters and pages.
+ *
+ * As with `useSearchParams`, call it in a component that does not also run a
+ * `useQuery` whose variables come from the URL, and pass `search` down
+ * (react#25565).
+ */
+export function useUrlQuery(): {
+  search: string;
+  go: (qs: string, options?: { replace?: boolean }) => void;
+} {
+  const search = useSearch();
+  const [location, navigate] = useLocation();
+  const go = useCallback(
+    (qs: string, options?: { replace?: boolean }) =>
+      navigate(qs ? `${location}?${qs}` : location, options),
+    [location, navigate],
+  );
+  return { search, go };
+}
+
+/** Server cursor paging kept in the URL (`after` / `before`), for the shared Pager. */
+export function useUrlPager(
+  search: string,
+  go: (qs: string) => void,
+  pageSize = 25,
+): PagerState {
+  return useMemo(
+    () => ({
+      vars: pageArgs(readCursor(search), pageSize),
+      pageSize,
+      reset: () => go(withCursor(search, null)),
+      next: (after: string) => go(withCursor(search, { after })),
+      previous: (before: string) => go(withCursor(search, { before })),
+    }),
+    [search, go, pageSize],
+  );
 }

@@ -11,13 +11,13 @@ import type { DeadLettersPageQuery } from "../../gql/graphql";
 import { formatLocal } from "../../lib/format";
 import { usePolling } from "../../lib/live";
 import { useCan } from "../../lib/session";
-import { FilterForm, type FieldDef } from "../events/FilterForm";
+import { FilterForm, type FieldDef } from "../../components/FilterForm";
 import { type EndpointNames } from "./endpoints";
 import { DEAD_LETTER_FILTERS, replayInputFor } from "./logic";
 import { DEAD_LETTERS_QUERY, REPLAY_MUTATION } from "./operations";
 import { ReplayPanel } from "./ReplayPanel";
 import { RequeueButton } from "./RequeueButton";
-import { useRowNavigation } from "./rows";
+import { useRowNavigation } from "../../lib/rowNavigation";
 import { linkColumns, ListToolbar, useTabList, type TabProps } from "./tabList";
 
 type Row = DeadLettersPageQuery["deadLetters"]["edges"][number]["node"];

@@ -7,7 +7,7 @@ import { StatusBadge } from "../../components/StatusBadge";
 import { Time } from "../../components/Time";
 import type { DeliveriesPageQuery } from "../../gql/graphql";
 import { humanize } from "../../lib/format";
-import { FilterForm, type FieldDef } from "../events/FilterForm";
+import { FilterForm, type FieldDef } from "../../components/FilterForm";
 import { type EndpointNames } from "./endpoints";
 import {
   DELIVERY_FILTERS,
@@ -16,7 +16,7 @@ import {
   statusAttr,
 } from "./logic";
 import { DELIVERIES_QUERY } from "./operations";
-import { useRowNavigation } from "./rows";
+import { useRowNavigation } from "../../lib/rowNavigation";
 import { linkColumns, ListToolbar, useTabList, type TabProps } from "./tabList";
 
 type Row = DeliveriesPageQuery["deliveries"]["edges"][number]["node"];

@@ -6,11 +6,11 @@ import { QueryResult } from "../../components/QueryResult";
 import { Time } from "../../components/Time";
 import type { RetryQueuePageQuery } from "../../gql/graphql";
 import { usePolling } from "../../lib/live";
-import { FilterForm, type FieldDef } from "../events/FilterForm";
+import { FilterForm, type FieldDef } from "../../components/FilterForm";
 import { type EndpointNames } from "./endpoints";
 import { RETRY_FILTERS } from "./logic";
 import { RETRY_QUEUE_QUERY } from "./operations";
-import { useRowNavigation } from "./rows";
+import { useRowNavigation } from "../../lib/rowNavigation";
 import { linkColumns, ListToolbar, useTabList, type TabProps } from "./tabList";
 
 type Row = RetryQueuePageQuery["retryQueue"]["edges"][number]["node"];

@@ -1,5 +1,5 @@
 import { useMemo } from "react";
-import type { FieldDef } from "../events/FilterForm";
+import type { FieldDef } from "../../components/FilterForm";
 import { useQuery } from "urql";
 import { Link } from "wouter";
 import { useCan } from "../../lib/session";

@@ -1,6 +1,6 @@
 import { PageHeader } from "../../components/PageHeader";
 import { usePageTitle, type PageProps } from "../../lib/page";
-import { useUrlQuery } from "../events/useUrlQuery";
+import { useUrlQuery } from "../../lib/url";
 import "../events/events.css";
 import { DeadLettersTab } from "./DeadLettersTab";
 import { DeliveriesTab } from "./DeliveriesTab";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readFilters, toGraphQLFilter } from "../events/urlFilters";
+import { readFilters, toGraphQLFilter } from "../../lib/urlFilters";
 import {
   compareIds,
   DEAD_LETTER_FILTERS,

@@ -4,7 +4,7 @@ import type {
   DeliveryStatus,
   ReplayDeadLettersInput,
 } from "../../gql/graphql";
-import type { FilterSpec, FilterValues } from "../events/urlFilters";
+import type { FilterSpec, FilterValues } from "../../lib/urlFilters";
 
 export const DELIVERY_STATUSES = [
   "PENDING",

@@ -1,5 +1,5 @@
 import { useCallback, useMemo, type ReactNode } from "react";
-import type { FieldDef } from "../events/FilterForm";
+import type { FieldDef } from "../../components/FilterForm";
 import {
   countFilters,
   readFilters,
@@ -8,8 +8,8 @@ import {
   type FieldKind,
   type FilterSpec,
   type FilterValues,
-} from "../events/urlFilters";
-import { useUrlPager } from "../events/useUrlQuery";
+} from "../../lib/urlFilters";
+import { useUrlPager } from "../../lib/url";
 import type { ColumnDef } from "../../components/DataTable";
 import {
   endpointField,

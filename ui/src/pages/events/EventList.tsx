@@ -10,17 +10,17 @@ import { Time } from "../../components/Time";
 import type { EventsPageQuery } from "../../gql/graphql";
 import { humanize } from "../../lib/format";
 import { usePageTitle } from "../../lib/page";
-import { useRowNavigation } from "../deliveries/rows";
+import { useRowNavigation } from "../../lib/rowNavigation";
 import { EVENT_FILTERS, EVENT_STATUSES } from "./filters";
-import { FilterForm, type FieldDef } from "./FilterForm";
+import { FilterForm, type FieldDef } from "../../components/FilterForm";
 import { EVENTS_QUERY } from "./operations";
-import { useUrlPager } from "./useUrlQuery";
+import { useUrlPager } from "../../lib/url";
 import {
   countFilters,
   readFilters,
   toGraphQLFilter,
   writeFilters,
-} from "./urlFilters";
+} from "../../lib/urlFilters";
 
 type Row = EventsPageQuery["events"]["edges"][number]["node"];
 

@@ -1,5 +1,5 @@
 import type { EventStatus } from "../../gql/graphql";
-import type { FilterSpec } from "./urlFilters";
+import type { FilterSpec } from "../../lib/urlFilters";
 
 export const EVENT_STATUSES = [
   "RECEIVED",

@@ -2,7 +2,7 @@ import type { PageProps } from "../../lib/page";
 import { EventDetail } from "./EventDetail";
 import { EventList } from "./EventList";
 import "./events.css";
-import { useUrlQuery } from "./useUrlQuery";
+import { useUrlQuery } from "../../lib/url";
 
 /** `/events` (the list) and `/events/:id` (one event). */
 export default function Page(props: PageProps) {

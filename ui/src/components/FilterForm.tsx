@@ -1,12 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { FilterBar, SelectFilter, TextFilter } from "../../components/Filters";
+import { FilterBar, SelectFilter, TextFilter } from "./Filters";
 import {
   countFilters,
   localInputToUtc,
   utcToLocalInput,
   type FilterSpec,
   type FilterValues,
-} from "./urlFilters";
+} from "../lib/urlFilters";
 
 /** How one filter of a spec is edited. */
 export type FieldDef<K extends string> =
