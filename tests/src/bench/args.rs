@@ -68,6 +68,9 @@ pub enum ScenarioName {
     Lag,
     /// `ledgerd projections rebuild` over the log a `main` run leaves.
     Rebuild,
+    /// 2,000 events of 50 keys × 1 endpoint ordered by key (`ordering: KEY`), 64 in
+    /// flight: each key's deliveries one at a time, in order (ADR 0017).
+    Ordered,
     /// main, paced, fanout, retry, lag, then rebuild over the log they all left, in
     /// one database.
     All,
@@ -118,6 +121,9 @@ pub struct Spec {
     /// Whether to sample the subscriptions' checkpoints and report each event's
     /// lag behind them (the lag scenario).
     pub measure_lag: bool,
+    /// Keys the events are spread over (`k` in the payload, `seq % keys`), for the
+    /// ordered scenario.
+    pub keys: Option<u64>,
 }
 
 impl Args {
@@ -130,6 +136,7 @@ impl Args {
             ScenarioName::Fanout => &["fanout"],
             ScenarioName::Retry => &["retry"],
             ScenarioName::Lag => &["lag"],
+            ScenarioName::Ordered => &["ordered"],
             ScenarioName::All => &["main", "paced", "fanout", "retry", "lag"],
         };
         names.iter().map(|name| self.spec(name)).collect()
@@ -157,6 +164,7 @@ impl Args {
             "lag" => (open(1_000), 0),
             "fanout" => (closed(3_000), 10),
             "retry" => (closed(5_000), 1),
+            "ordered" => (closed(2_000), 1),
             _ => (closed(20_000), 1),
         };
         Spec {
@@ -166,6 +174,7 @@ impl Args {
             fail_first_attempt: name == "retry",
             drain: Duration::from_secs(self.drain_secs),
             measure_lag: name == "lag",
+            keys: (name == "ordered").then_some(50),
         }
     }
 }

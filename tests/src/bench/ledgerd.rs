@@ -186,12 +186,13 @@ impl Admin {
         &self,
         system: &str,
         url: &str,
+        ordering: Option<&serde_json::Value>,
     ) -> anyhow::Result<WebhookSecret> {
         let data = self
             .graphql(
                 "mutation($input: RegisterEndpointInput!) { \
                    registerEndpoint(input: $input) { secret endpoint { id } } }",
-                json!({"input": {"systemName": system, "url": url}}),
+                json!({"input": {"systemName": system, "url": url, "ordering": ordering}}),
             )
             .await?;
         let secret = data["registerEndpoint"]["secret"]

@@ -35,6 +35,9 @@ pub struct Target {
     pub start: Instant,
     /// The HTTP client.
     pub client: reqwest::Client,
+    /// Spread the events over this many keys: `k` in the payload, `seq % keys`
+    /// (the ordered scenario).
+    pub keys: Option<u64>,
 }
 
 /// What sending produced.
@@ -96,11 +99,15 @@ pub async fn send(target: Arc<Target>, load: Load) -> Sent {
 }
 
 async fn post(target: &Target, seq: u64, due: Instant) -> Result<u16, String> {
+    let mut payload = payload(seq, ns(due - target.start), PAYLOAD_BYTES);
+    if let Some(keys) = target.keys {
+        payload["k"] = json!(format!("k{}", seq % keys.max(1)));
+    }
     let body = json!({
         "event_type": target.event_type,
         "source_system": "bench",
         "event_id": format!("{}-{seq}", target.id_prefix),
-        "payload": payload(seq, ns(due - target.start), PAYLOAD_BYTES),
+        "payload": payload,
     });
     let response = target
         .client

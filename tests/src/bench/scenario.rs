@@ -39,8 +39,14 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     };
     let system = format!("bench-{}", spec.name);
     let event_type = format!("bench.{}", spec.name);
+    // The ordered scenario's endpoint delivers each key's events one at a time, in
+    // order (ADR 0017); its events carry their key in `k`.
+    let ordering = (spec.name == "ordered")
+        .then(|| serde_json::json!({"mode": "KEY", "keyPath": ".payload.k"}));
     for n in 0..spec.endpoints {
-        let secret = admin.register_endpoint(&system, &receiver.url(n)).await?;
+        let secret = admin
+            .register_endpoint(&system, &receiver.url(n), ordering.as_ref())
+            .await?;
         receiver.set_secret(n, secret);
     }
     if spec.endpoints > 0 {
@@ -84,6 +90,7 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
         id_prefix: format!("{}-{:08x}", spec.name, rand::random::<u32>()),
         start: run.start,
         client,
+        keys: spec.keys,
     });
     let sent = load::send(target, spec.load).await;
     let accepted: HashSet<u64> = sent.accepted.iter().copied().collect();
