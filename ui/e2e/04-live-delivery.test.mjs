@@ -8,6 +8,7 @@ import {
   eventually,
   loadState,
   postEvent,
+  publishIdentityMapping,
   receiver,
   saveState,
   subscribeThroughApi,
@@ -21,13 +22,19 @@ test("send an event and watch its delivery succeed live", async (t) => {
     system = `crm-${unique()}`;
     endpointId = await subscribeThroughApi(system);
     saveState({ system, endpointId });
+  } else if (!mappingProgram) {
+    // Scenario 3 did not publish one (run without it).
+    await publishIdentityMapping(system);
   }
   await withConsole(t, async (page) => {
     await page.goto(`${CONSOLE_URL}/endpoints/${endpointId}`);
     const feed = page.getByTestId("delivery-feed");
     await feed.waitFor();
-    // Give the subscription a moment to be open before the event is sent.
-    await page.waitForTimeout(1000);
+    // The feed starts at the log's end: send the event once its subscription is live.
+    await page
+      .locator('[data-testid="feed-connection"][data-state="live"]')
+      .waitFor();
+    await page.waitForTimeout(300);
     const items = page.getByTestId("feed-item");
     const before = await items.count();
     // Lost on a reload: proves the page updated itself.

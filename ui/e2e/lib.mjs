@@ -177,13 +177,18 @@ export async function subscribeThroughApi(system, { retrySchedule } = {}) {
       },
     },
   );
+  await publishIdentityMapping(system);
+  return data.registerEndpoint.endpoint.id;
+}
+
+/** Publishes the identity mapping `.` of EVENT_TYPE for `system`. */
+export async function publishIdentityMapping(system) {
   await gql(
     `mutation($input: PublishMappingInput!) {
       publishMapping(input: $input) { version }
     }`,
     { input: { eventType: EVENT_TYPE, targetSystem: system, program: "." } },
   );
-  return data.registerEndpoint.endpoint.id;
 }
 
 /** The deliveries of event `eventId`: `[{id, endpointId, status, attemptCount}]`. */
