@@ -83,7 +83,8 @@ struct Due {
 }
 
 /// Makes and records one attempt of `row`; when the next attempt is due, if the
-/// delivery stays queued.
+/// delivery stays queued (for an ordered row that left the queue: now, the next
+/// delivery of its line being claimable now, ADR 0017).
 #[tracing::instrument(
     skip_all,
     fields(delivery_id = row.delivery_id, endpoint_id = row.endpoint_id, attempt, outcome),
@@ -203,6 +204,7 @@ async fn record(
             }
             DeliveryEvent::DeliverySucceeded { attempts, .. } => {
                 queue::finish(pool, row.delivery_id, as_i32(*attempts), None).await?;
+                next_due = row.ordered.then(|| ctx.ledger.services().now());
             }
             DeliveryEvent::DeliveryDeadLettered {
                 attempts,
@@ -212,6 +214,7 @@ async fn record(
                 let blocking = executed.aggregate.state().is_some_and(|s| s.blocking);
                 let blocked_at = blocking.then_some(*dead_lettered_at);
                 queue::finish(pool, row.delivery_id, as_i32(*attempts), blocked_at).await?;
+                next_due = row.ordered.then(|| ctx.ledger.services().now());
             }
             DeliveryEvent::DeliveryRetryScheduled {
                 attempts,

@@ -48,6 +48,8 @@ pub(crate) struct Claimed {
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub timeout_ms: Option<i32>,
     pub retry_schedule_json: Option<serde_json::Value>,
+    /// Whether it is in a line of an ordered endpoint (ADR 0017).
+    pub ordered: bool,
 }
 
 /// How many rows to claim and around which limits.
@@ -102,13 +104,13 @@ WITH candidates AS MATERIALIZED ( \
     SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
     FROM picked \
     WHERE q.id = picked.id \
-    RETURNING q.id, q.event_id, q.endpoint_id, q.event_created_at \
+    RETURNING q.id, q.event_id, q.endpoint_id, q.event_created_at, q.order_key \
 ) \
 SELECT c.id AS delivery_id, c.event_id, c.endpoint_id, \
        d.mapping_id, m.mapping_json ->> 'program' AS program, \
        ev.payload_json AS payload, \
        e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.timeout_ms, \
-       e.retry_schedule_json \
+       e.retry_schedule_json, c.order_key IS NOT NULL AS ordered \
 FROM claimed c \
 LEFT JOIN webhook_deliveries d ON d.id = c.id \
 LEFT JOIN event_mappings m ON m.id = d.mapping_id \
