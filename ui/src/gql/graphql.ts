@@ -52,6 +52,8 @@ export type AttemptOutcomeKind =
 
 /** Filters of `deadLetters`. */
 export type DeadLetterFilter = {
+  /** Only dead letters of this delivery (it has one per time it was given up on). */
+  deliveryId?: string | null | undefined;
   /** Only dead letters of deliveries to this endpoint. */
   endpointId?: string | null | undefined;
   /** Only dead letters of this event. */
@@ -147,6 +149,13 @@ export type EventStatus =
   /** No endpoint subscribed to it. */
   | 'UNROUTABLE';
 
+/** What an ordered line does when its head delivery is dead-lettered. */
+export type HeadOfLineRule =
+  /** The line waits until the dead letter is requeued or skipped. */
+  | 'BLOCKS'
+  /** The next delivery of the line goes. */
+  | 'SKIPS';
+
 /** A new API key. */
 export type IssueApiKeyInput = {
   /** A name to recognise it by (1 to 100 characters). */
@@ -180,6 +189,30 @@ export type MappingFilter = {
   targetSystem?: string | null | undefined;
 };
 
+/** An ordering to set. */
+export type OrderingInput = {
+  /**
+   * For `KEY`: a jq path over the event `{event_type, source_system, event_key,
+   * payload}`, e.g. `.payload.customer_id` (`.a.b`, `.a["x"]`, `.a[0]`; paths
+   * only, evaluated in-process). A string value is the key; any other value
+   * (a missing one is `null`) its JSON text.
+   */
+  keyPath?: string | null | undefined;
+  /** `NONE`, `ENDPOINT` or `KEY`. */
+  mode: OrderingMode;
+  /** For an ordered mode: what a dead-lettered head does (default `BLOCKS`). */
+  onDeadLetter?: HeadOfLineRule | null | undefined;
+};
+
+/** How an endpoint orders its deliveries. */
+export type OrderingMode =
+  /** One at a time, in the global order of their events. */
+  | 'ENDPOINT'
+  /** One at a time per key (`keyPath` over the event), in order; keys in parallel. */
+  | 'KEY'
+  /** In parallel, up to the endpoint's concurrency (the default). */
+  | 'NONE';
+
 /** A mapping version to publish. */
 export type PublishMappingInput = {
   /** The event type mapped, e.g. `order.created`. */
@@ -194,6 +227,11 @@ export type PublishMappingInput = {
 
 /** A new endpoint. */
 export type RegisterEndpointInput = {
+  /**
+   * How its deliveries are ordered (default: `NONE`, in parallel); see
+   * `setEndpointOrdering`.
+   */
+  ordering?: OrderingInput | null | undefined;
   /**
    * Retry delays in seconds, overriding the default schedule (1 to 32 of them,
    * each at most 7 days).
@@ -222,6 +260,8 @@ export type RegisterEndpointInput = {
 export type ReplayDeadLettersInput = {
   /** Only deliveries to this endpoint. */
   endpointId?: string | null | undefined;
+  /** Only the dead letters of this event's deliveries. */
+  eventId?: string | null | undefined;
   /** Only deliveries of events of this type. */
   eventType?: string | null | undefined;
   /** Only dead letters created at or after. */

@@ -1,1 +1,0 @@
-import{n as e,t}from"./page-bpzTN-H6.js";import{n,t as r}from"./index-D2q3clmB.js";var i=n();function a(n){return t(`Deliveries`),(0,i.jsxs)(i.Fragment,{children:[(0,i.jsx)(r,{title:`Deliveries`}),(0,i.jsx)(e,{children:`This page is being built.`})]})}export{a as default};

@@ -1,0 +1,1 @@
+function e(e){return e?.graphQLErrors?.[0]?.extensions??{}}function t(t){let n=e(t).field;return typeof n==`string`?n:null}export{t as n,e as t};

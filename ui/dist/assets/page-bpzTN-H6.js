@@ -1,1 +1,0 @@
-import{i as e,n as t,r as n}from"./index-D2q3clmB.js";var r=t();function i(e){return(0,r.jsx)(`p`,{className:`empty`,"data-testid":`empty`,children:e.children??`Nothing here yet.`})}var a=e(n(),1);function o(e){(0,a.useEffect)(()=>{document.title=e?`${e} · Integration Ledger`:`Integration Ledger`},[e])}export{i as n,o as t};
