@@ -9,7 +9,7 @@ use domain::scope::Scope;
 use sqlx::{Encode, Postgres, QueryBuilder, Type};
 
 use super::context::{parse_id, parse_opt_id, state, ScopeGuard};
-use super::error::{not_found, FieldError};
+use super::error::{not_found, FieldError, FieldResult};
 use super::filters::*;
 use super::history;
 use super::pagination::{fetch, list_cost, page_cost, Key, Keyed, Keyset, Page};
@@ -146,17 +146,20 @@ impl ReadModelQuery {
         page(ctx, q, BY_CREATED, Page::new(first, after, last, before)).await
     }
 
-    /// One endpoint.
+    /// One endpoint. One the read models do not hold yet (just registered, the
+    /// projector behind) is answered from its own stream in the log, so the
+    /// endpoint a `registerEndpoint` has just answered with is always found.
     #[graphql(guard = "ScopeGuard(Scope::EndpointsRead)")]
     async fn endpoint(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EndpointNode> {
-        by_id(
-            ctx,
-            ENDPOINT_COLUMNS,
-            "webhook_endpoints",
-            &id,
-            "endpoint_not_found",
-        )
-        .await
+        let run = async {
+            let id: domain::EndpointId = parse_id("id", &id)?;
+            let state = state(ctx)?;
+            match endpoint_of(ctx, id.get()).await? {
+                Some(endpoint) => Ok(endpoint),
+                None => history::endpoint(&state.ledger, id).await,
+            }
+        };
+        run.await.map_err(FieldError::into_graphql)
     }
 
     /// Integration events, newest first.
@@ -484,17 +487,12 @@ impl EventNode {
 }
 
 /// The endpoint `id` (endpoints:read), for the rows that name one.
-async fn endpoint_of(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<EndpointNode>> {
-    let run = async {
-        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
-        Ok::<_, FieldError>(
-            sqlx::query_as::<_, EndpointNode>(&sql)
-                .bind(id)
-                .fetch_optional(&state(ctx)?.pool)
-                .await?,
-        )
-    };
-    run.await.map_err(FieldError::into_graphql)
+async fn endpoint_of(ctx: &Context<'_>, id: i64) -> FieldResult<Option<EndpointNode>> {
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
+    Ok(sqlx::query_as::<_, EndpointNode>(&sql)
+        .bind(id)
+        .fetch_optional(&state(ctx)?.pool)
+        .await?)
 }
 
 /// The type of the event `id` received at `created_at` (its partition key).
@@ -530,7 +528,9 @@ macro_rules! endpoint_and_event_type {
                 &self,
                 ctx: &Context<'_>,
             ) -> async_graphql::Result<Option<EndpointNode>> {
-                endpoint_of(ctx, self.endpoint_id.0).await
+                endpoint_of(ctx, self.endpoint_id.0)
+                    .await
+                    .map_err(FieldError::into_graphql)
             }
 
             /// The type of the event delivered.
@@ -548,7 +548,9 @@ impl DeliveryNode {
     /// The endpoint delivered to.
     #[graphql(guard = "ScopeGuard(Scope::EndpointsRead)")]
     async fn endpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<EndpointNode>> {
-        endpoint_of(ctx, self.endpoint_id.0).await
+        endpoint_of(ctx, self.endpoint_id.0)
+            .await
+            .map_err(FieldError::into_graphql)
     }
 
     /// The type of the event delivered.

@@ -353,3 +353,23 @@ async fn rows_name_their_endpoint_and_event_type_and_dead_letters_filter_by_deli
         "{bad}"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_just_registered_is_found_before_the_read_models_have_it() {
+    // No projector: the read models never get it; its stream answers.
+    let app = TestApp::spawn_without_projector().await;
+    let key = app.issue_key(ADMIN).await;
+    let id = register_endpoint(&app, &key, "crm", "https://a.example.com/hook").await;
+    let data = ok(
+        &app,
+        &key,
+        "query($id: ID!) { endpoint(id: $id) { id systemName url status failedAttempts } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(data["endpoint"]["id"], json!(id));
+    assert_eq!(data["endpoint"]["url"], json!("https://a.example.com/hook"));
+    assert_eq!(data["endpoint"]["status"], json!("ACTIVE"));
+    let missing = fails(&app, &key, "{ endpoint(id: \"12345\") { id } }", json!({})).await;
+    assert_eq!(code(&missing), "endpoint_not_found");
+}
