@@ -289,7 +289,7 @@ fn verify(arrival: &Arrival, secret: &WebhookSecret) {
 async fn a_gone_endpoint_is_notified_once_to_the_operators_and_never_to_itself() {
     let receiver = Receiver::start().await;
     let s = Setup::new(&[]).await;
-    let (ops, ops_secret) = s.endpoint("ops", &receiver.url("ops"), None).await;
+    let (_ops, ops_secret) = s.endpoint("ops", &receiver.url("ops"), None).await;
     let (broken_ops, _) = s
         .endpoint("ops", &receiver.url("broken-ops"), Some(vec![0]))
         .await;
