@@ -14,6 +14,7 @@ import { usePageTitle } from "../../lib/page";
 import { useCan } from "../../lib/session";
 import { CircuitBadge, SuccessRate, disabledReasonText } from "./CircuitBadge";
 import { DeliveryFeed } from "./DeliveryFeed";
+import { OrderingPanel } from "./OrderingPanel";
 import { errorField } from "./errors";
 import {
   CHANGE_ENDPOINT_URL,
@@ -101,6 +102,10 @@ export function EndpointDetail(props: { id: string }) {
           setEndpoint(e);
           reexecute({ requestPolicy: "network-only" });
         }}
+      />
+      <OrderingPanel
+        endpointId={endpoint.id}
+        deleted={endpoint.status === "DELETED"}
       />
       {canDeliveries ? (
         <DeliveryFeed endpointId={endpoint.id} reachable={reachable} />
