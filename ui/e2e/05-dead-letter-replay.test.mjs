@@ -12,7 +12,6 @@ import {
   openTab,
   postEvent,
   receiver,
-  rowStatuses,
   saveState,
   subscribeThroughApi,
   unique,
@@ -31,26 +30,39 @@ test("a dead-lettered delivery is replayed from the console", async (t) => {
     const event = await postEvent({
       eventType: EVENT_TYPE,
       eventKey: `dlq-${unique()}`,
-      payload: { id: 7 },
+      payload: { id: 7, customer: { name: "Bob" }, items: [{ price: 1 }] },
     });
+    // The event goes to every endpoint of its type: follow this endpoint's delivery.
+    const { id: deliveryId } = await eventually(
+      "the delivery to the endpoint",
+      async () =>
+        (await deliveriesOf(event.id)).find((d) => d.endpointId === endpointId),
+    );
     await withConsole(t, async (page) => {
+      const row = page.locator(
+        `[data-testid="delivery-row"][data-delivery-id="${deliveryId}"]`,
+      );
+      const status = async () =>
+        ((await row.getAttribute("data-status")) ?? "").toLowerCase();
       await page.goto(`${CONSOLE_URL}/events/${event.id}`);
       await eventually(
         "the delivery to be dead-lettered on screen",
-        async () => (await rowStatuses(page)).some((s) => /dead/.test(s)),
-        { timeout: DEAD_LETTER_WAIT },
+        async () => (await status()) === "dead_lettered",
+        {
+          timeout: DEAD_LETTER_WAIT,
+        },
       );
-      const [delivery] = (await deliveriesOf(event.id)).filter(
-        (d) => d.endpointId === endpointId,
+      const delivery = (await deliveriesOf(event.id)).find(
+        (d) => d.id === deliveryId,
       );
-      assert.ok(delivery, "the event has a delivery to the endpoint");
       assert.equal(delivery.status, "DEAD_LETTERED");
       const failedAttempts = delivery.attemptCount;
+      assert.ok(failedAttempts >= 1, `${failedAttempts} failed attempts`);
       saveState({
         deadLetter: {
           eventId: event.id,
           endpointId,
-          deliveryId: delivery.id,
+          deliveryId,
           failedAttempts,
         },
       });
@@ -59,17 +71,18 @@ test("a dead-lettered delivery is replayed from the console", async (t) => {
       // Requeue from the dead letters tab.
       await page.goto(`${CONSOLE_URL}/deliveries`);
       await openTab(page, /dead/i);
-      const requeue = page.getByTestId(`requeue-${delivery.id}`);
-      await clickAndConfirm(page, requeue);
+      await clickAndConfirm(page, page.getByTestId(`requeue-${deliveryId}`));
 
       await page.goto(`${CONSOLE_URL}/events/${event.id}`);
       await eventually(
         "the requeued delivery to succeed on screen",
-        async () => (await rowStatuses(page)).some((s) => s === "succeeded"),
-        { timeout: DEAD_LETTER_WAIT },
+        async () => (await status()) === "succeeded",
+        {
+          timeout: DEAD_LETTER_WAIT,
+        },
       );
       const arrivals = (await receiver.received()).filter(
-        (a) => a.webhook_id === `msg_${delivery.id}`,
+        (a) => a.webhook_id === `msg_${deliveryId}`,
       );
       assert.ok(
         arrivals.length > failedAttempts,

@@ -302,18 +302,6 @@ export async function clickAndConfirm(page, target) {
   await dialog.waitFor({ state: "hidden" }).catch(() => {});
 }
 
-/** The data-status of the delivery rows on the page, lower case. */
-export async function rowStatuses(page) {
-  const rows = page.getByTestId("delivery-row");
-  const statuses = [];
-  for (let i = 0; i < (await rows.count()); i++) {
-    statuses.push(
-      ((await rows.nth(i).getAttribute("data-status")) ?? "").toLowerCase(),
-    );
-  }
-  return statuses;
-}
-
 /** Opens the tab named `name` (a tab, a link or a button, as the page has it). */
 export async function openTab(page, name) {
   const tab = page
