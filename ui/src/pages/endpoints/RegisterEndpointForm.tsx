@@ -1,9 +1,21 @@
 import { useId, useState, type FormEvent } from "react";
 import { useMutation } from "urql";
 import { FormActions } from "../../components/FormActions";
-import type { EndpointFieldsFragment } from "../../gql/graphql";
+import type {
+  EndpointFieldsFragment,
+  HeadOfLineRule,
+  OrderingMode,
+} from "../../gql/graphql";
 import { errorField } from "./errors";
 import { REGISTER_ENDPOINT } from "./operations";
+import {
+  DEAD_LETTER_RULES,
+  ORDERING_MODES,
+  orderingFormProblem,
+  orderingFormState,
+  orderingInput,
+  type OrderingFormState,
+} from "./ordering";
 import { describeRetrySchedule, parseRetrySchedule } from "./retrySchedule";
 
 const SYSTEM_NAME = /^[a-z0-9_.-]+$/;
@@ -19,6 +31,9 @@ export function RegisterEndpointForm(props: {
   const [timeoutSecs, setTimeoutSecs] = useState("15");
   const [schedule, setSchedule] = useState("");
   const [touched, setTouched] = useState(false);
+  const [ordering, setOrdering] = useState<OrderingFormState>(
+    orderingFormState(null),
+  );
   const [result, register] = useMutation(REGISTER_ENDPOINT);
 
   const parsed = parseRetrySchedule(schedule);
@@ -38,6 +53,7 @@ export function RegisterEndpointForm(props: {
         ? null
         : "Whole seconds from 1 to 60.",
     schedule: parsed.ok ? null : parsed.error,
+    ordering: orderingFormProblem(ordering),
   };
   const valid = Object.values(errors).every((e) => e == null);
   const serverField = errorField(result.error);
@@ -52,6 +68,8 @@ export function RegisterEndpointForm(props: {
         url: url.trim(),
         timeoutMs: timeout * 1000,
         retrySchedule: parsed.schedule,
+        // NONE is the server's default: leave it out.
+        ordering: ordering.mode === "NONE" ? null : orderingInput(ordering),
       },
     });
     const out = res.data?.registerEndpoint;
@@ -164,6 +182,76 @@ export function RegisterEndpointForm(props: {
               : parsed.error}
           </span>
         </div>
+      </div>
+      <div className="form-row">
+        <div className="field">
+          <label htmlFor={`${id}-ordering`}>Ordering</label>
+          <select
+            id={`${id}-ordering`}
+            name="orderingMode"
+            value={ordering.mode}
+            onChange={(e) =>
+              setOrdering({ ...ordering, mode: e.target.value as OrderingMode })
+            }
+            data-testid="endpoint-ordering-mode"
+          >
+            {ORDERING_MODES.map((m) => (
+              <option key={m.value} value={m.value}>
+                {m.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        {ordering.mode === "KEY" ? (
+          <div className="field grow">
+            <label htmlFor={`${id}-key-path`}>Key path</label>
+            <input
+              id={`${id}-key-path`}
+              name="keyPath"
+              className="mono"
+              value={ordering.keyPath}
+              autoComplete="off"
+              spellCheck={false}
+              placeholder=".payload.customer_id"
+              aria-invalid={invalid("ordering", "keyPath")}
+              aria-describedby={`${id}-key-path-help`}
+              onChange={(e) =>
+                setOrdering({ ...ordering, keyPath: e.target.value })
+              }
+              data-testid="endpoint-ordering-key-path"
+            />
+            <span
+              id={`${id}-key-path-help`}
+              className={show("ordering") ? "field-error" : "hint"}
+            >
+              {show("ordering") ??
+                "A jq path over the event; one delivery at a time per value."}
+            </span>
+          </div>
+        ) : null}
+        {ordering.mode !== "NONE" ? (
+          <div className="field">
+            <label htmlFor={`${id}-on-dead-letter`}>Dead letter</label>
+            <select
+              id={`${id}-on-dead-letter`}
+              name="onDeadLetter"
+              value={ordering.onDeadLetter}
+              onChange={(e) =>
+                setOrdering({
+                  ...ordering,
+                  onDeadLetter: e.target.value as HeadOfLineRule,
+                })
+              }
+              data-testid="endpoint-ordering-rule"
+            >
+              {DEAD_LETTER_RULES.map((r) => (
+                <option key={r.value} value={r.value}>
+                  {r.label}
+                </option>
+              ))}
+            </select>
+          </div>
+        ) : null}
       </div>
       <FormActions
         error={result.error}

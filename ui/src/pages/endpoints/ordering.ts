@@ -67,14 +67,14 @@ export interface OrderingFormState {
 }
 
 export const ORDERING_MODES: { value: OrderingMode; label: string }[] = [
-  { value: "NONE", label: "None: in parallel" },
-  { value: "ENDPOINT", label: "Endpoint: one at a time" },
-  { value: "KEY", label: "Key: one at a time per key" },
+  { value: "NONE", label: "None (parallel)" },
+  { value: "ENDPOINT", label: "Endpoint" },
+  { value: "KEY", label: "Per key" },
 ];
 
 export const DEAD_LETTER_RULES: { value: HeadOfLineRule; label: string }[] = [
-  { value: "BLOCKS", label: "Blocks the line" },
-  { value: "SKIPS", label: "Skips: the next goes" },
+  { value: "BLOCKS", label: "Blocks" },
+  { value: "SKIPS", label: "Skips" },
 ];
 
 /** The form's state for an ordering read from the server (or the default). */
