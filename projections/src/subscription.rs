@@ -8,7 +8,10 @@
 //! an effect. A session advisory lock, held on a connection of its own, keeps one
 //! instance active across all processes; the checkpoint update is also fenced on the
 //! position it started from. New events wake the loop through `LISTEN ledger_events`;
-//! it polls as a fallback.
+//! it polls as a fallback, less and less often while nothing happens ([`IdlePoll`]).
+//! The active instance reads on the lock's connection, outside any transaction, so
+//! a quiet poll is one statement, not a pool checkout with its pings and a
+//! transaction; batches are applied in a transaction of the pool.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -118,19 +121,90 @@ pub enum SubscriptionError {
 pub struct SubscriptionConfig {
     /// The most events in one batch (one transaction).
     pub batch_size: i64,
-    /// How long to wait for a notification before polling anyway.
+    /// How long to wait for a notification before polling anyway, after work;
+    /// also the longest pause before looking again at events held back by the
+    /// horizon.
     pub poll_interval: Duration,
+    /// While polls find nothing and no notification comes, the wait doubles from
+    /// `poll_interval` up to this (see [`IdlePoll`]); at or below `poll_interval`
+    /// the subscription polls at `poll_interval` throughout.
+    pub idle_poll_max: Duration,
     /// How long to wait before retrying after a database error.
     pub retry_delay: Duration,
 }
+
+/// The default of [`SubscriptionConfig::idle_poll_max`] (and of the dispatcher's).
+pub const IDLE_POLL_MAX: Duration = Duration::from_secs(5);
 
 impl Default for SubscriptionConfig {
     fn default() -> Self {
         Self {
             batch_size: 1000,
             poll_interval: Duration::from_millis(500),
+            idle_poll_max: IDLE_POLL_MAX,
             retry_delay: Duration::from_secs(1),
         }
+    }
+}
+
+/// The fallback poll of a loop woken by notifications: how long to wait for one
+/// before looking anyway.
+///
+/// A notification can be lost (the listening connection dropped and came back, a
+/// `NOTIFY` that failed after its commit), so the loop looks without one too; but
+/// while nothing happens, looking every `base` is all cost. Each wait that ends with
+/// nothing found doubles the next, up to `max`; a notification or work found starts
+/// over from `base`. A notification always wakes the loop at once, however long the
+/// wait had grown: only a lost one waits for the poll, at most `max`.
+#[derive(Debug, Clone)]
+pub struct IdlePoll {
+    base: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl IdlePoll {
+    /// Waits of `base`, doubling while idle up to `max` (never below `base`).
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Self {
+            base,
+            max: max.max(base),
+            next: base,
+        }
+    }
+
+    /// The wait to use now; the one after it doubles (up to the maximum), for
+    /// when this one ends with nothing to do.
+    pub fn wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    /// A notification came or work was found: the next wait is the base again.
+    pub fn reset(&mut self) {
+        self.next = self.base;
+    }
+}
+
+/// Waits until `listener` delivers a notification (then takes every other one it
+/// has already received, so a burst of them costs one look, not one each) or
+/// `wait` passes; whether a notification came. A listener that fails is left to
+/// the poll.
+pub async fn wait_for_notification(listener: &mut PgListener, wait: Duration) -> bool {
+    tokio::select! {
+        received = listener.recv() => match received {
+            Ok(_) => {
+                take_received(listener).await;
+                true
+            }
+            Err(err) => {
+                tracing::debug!(%err, "listening for notifications failed; polling");
+                tokio::time::sleep(wait).await;
+                false
+            }
+        },
+        _ = tokio::time::sleep(wait) => false,
     }
 }
 
@@ -143,6 +217,69 @@ const SELECT_EVENTS: &str = "\
       AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
     ORDER BY events.tx_id, events.position \
     LIMIT $3";
+
+/// Takes every notification `listener` has already received, without waiting;
+/// how many. Called after one woke a loop, so that a burst of them costs one look:
+/// the look starts after they arrived, so it sees what each of them announced.
+pub async fn take_received(listener: &mut PgListener) -> usize {
+    let mut taken = 0;
+    // A zero timeout still polls the receive once: it returns what is buffered.
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::ZERO, listener.recv()).await {
+        taken += 1;
+    }
+    taken
+}
+
+/// The batch after the cursor without the horizon's filter: each row says whether
+/// its transaction is below the horizon (`applicable`). Ordered by `tx_id`, the
+/// applicable rows come first and are exactly what [`SELECT_EVENTS`] reads; a row
+/// after them is a committed event an older open transaction holds back (its
+/// payload is not sent). The horizon comes from the statement's own snapshot, the
+/// one the rows are read in.
+const SELECT_BATCH: &str = "\
+    SELECT (events.tx_id::text)::bigint AS tx_id, position, aggregate_type, aggregate_id, \
+           sequence, event_type, event_version, \
+           CASE WHEN events.tx_id < h.xmin THEN payload END AS payload, \
+           CASE WHEN events.tx_id < h.xmin THEN metadata END AS metadata, \
+           recorded_at, events.tx_id < h.xmin AS applicable \
+    FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h \
+    WHERE (events.tx_id, events.position) > ($1::text::xid8, $2) \
+    ORDER BY events.tx_id, events.position \
+    LIMIT $3";
+
+/// What one read after a cursor found.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Up to the limit's events after the cursor, all of them from ended transactions.
+    pub events: Vec<StoredEvent>,
+    /// Whether committed events follow that an older transaction, still open, holds
+    /// back (only known when `events` is empty: the read stops at the first).
+    pub held_back: bool,
+}
+
+/// Reads up to `limit` events after `cursor`, only from ended transactions, in one
+/// statement that also tells whether committed events wait behind the horizon.
+pub async fn read_batch<'e, E: sqlx::PgExecutor<'e>>(
+    reader: E,
+    cursor: Cursor,
+    limit: i64,
+) -> Result<Batch, sqlx::Error> {
+    let rows = sqlx::query(SELECT_BATCH)
+        .bind(cursor.tx_id.to_string())
+        .bind(cursor.position)
+        .bind(limit)
+        .fetch_all(reader)
+        .await?;
+    let mut batch = Batch::default();
+    for row in &rows {
+        if !row.try_get::<bool, _>("applicable")? {
+            batch.held_back = batch.events.is_empty();
+            break;
+        }
+        batch.events.push(decode(row)?);
+    }
+    Ok(batch)
+}
 
 /// Reads up to `limit` events after `cursor`, only from ended transactions.
 pub async fn read_after(
@@ -198,22 +335,6 @@ pub const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// First pause after an empty read that left committed events behind the horizon;
 /// it doubles up to the poll interval while they stay there.
 const HORIZON_PAUSE_MIN: Duration = Duration::from_millis(1);
-
-/// Whether committed events come after `cursor`, below the horizon or not.
-async fn committed_after(pool: &PgPool, cursor: Cursor) -> Result<bool, sqlx::Error> {
-    // Not `EXISTS`: PostgreSQL drops an `EXISTS` subquery's ORDER BY and LIMIT and
-    // may then scan the whole log; ordered and limited, it is the index's range scan
-    // from the cursor.
-    let next: Option<i64> = sqlx::query_scalar(
-        "SELECT position FROM events WHERE (tx_id, position) > ($1::text::xid8, $2) \
-         ORDER BY tx_id, position LIMIT 1",
-    )
-    .bind(cursor.tx_id.to_string())
-    .bind(cursor.position)
-    .fetch_optional(pool)
-    .await?;
-    Ok(next.is_some())
-}
 
 /// Reads the batch after `cursor` and lets `handler` apply it inside `tx`, without
 /// touching any checkpoint; events at a `parked` position are passed over. Returns
@@ -332,6 +453,16 @@ impl<H: std::fmt::Debug> std::fmt::Debug for Subscription<H> {
     }
 }
 
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// A batch was applied; the checkpoint is at this cursor.
+    Applied(Cursor),
+    /// Nothing to apply; `held_back`: committed events follow that an older open
+    /// transaction holds behind the horizon.
+    CaughtUp { held_back: bool },
+}
+
 /// Where a subscription stopped: the event it cannot apply.
 #[derive(Debug)]
 struct Stuck {
@@ -403,7 +534,7 @@ impl<H: Handler> Subscription<H> {
     async fn run_once(&self, shutdown: &CancellationToken) -> Result<(), SubscriptionError> {
         let shutdown = shutdown.clone();
         let name = self.handler.name().to_owned();
-        let Some(lock) = self.acquire_lock(&shutdown).await? else {
+        let Some(mut lock) = self.acquire_lock(&shutdown).await? else {
             return Ok(());
         };
         tracing::info!(subscription = %name, "active");
@@ -417,6 +548,7 @@ impl<H: Handler> Subscription<H> {
         listener.listen("ledger_events").await?;
         // After an empty read while committed events wait above the horizon.
         let mut horizon_pause = HORIZON_PAUSE_MIN;
+        let mut poll = IdlePoll::new(self.config.poll_interval, self.config.idle_poll_max);
         let result = loop {
             if shutdown.is_cancelled() {
                 break Ok(());
@@ -426,34 +558,28 @@ impl<H: Handler> Subscription<H> {
             } else {
                 self.config.batch_size
             };
-            match self.step_limited(cursor, limit).await {
-                Ok(Some(next)) => {
+            match self.step_on(&mut lock, cursor, limit).await {
+                Ok(Step::Applied(next)) => {
                     cursor = next;
                     narrow = (narrow - 1).max(0);
                     horizon_pause = HORIZON_PAUSE_MIN;
+                    poll.reset();
                     continue;
                 }
-                Ok(None) => {
+                Ok(Step::CaughtUp { held_back: true }) => {
                     // Committed events past the cursor that the read did not return are
                     // held back by an older transaction still open (often another
                     // subscription's batch, whose commit notifies no one): look again
                     // soon rather than at the next notification or poll.
-                    match committed_after(&self.pool, cursor).await {
-                        Ok(true) => {
-                            let pause = horizon_pause;
-                            horizon_pause = (horizon_pause * 2).min(self.config.poll_interval);
-                            tokio::select! {
-                                _ = shutdown.cancelled() => break Ok(()),
-                                _ = tokio::time::sleep(pause) => {}
-                            }
-                            continue;
-                        }
-                        Ok(false) => horizon_pause = HORIZON_PAUSE_MIN,
-                        Err(err) => {
-                            tracing::warn!(subscription = %name, %err, "looking past the horizon failed");
-                        }
+                    let pause = horizon_pause;
+                    horizon_pause = (horizon_pause * 2).min(self.config.poll_interval);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break Ok(()),
+                        _ = tokio::time::sleep(pause) => {}
                     }
+                    continue;
                 }
+                Ok(Step::CaughtUp { held_back: false }) => horizon_pause = HORIZON_PAUSE_MIN,
                 Err(HandlerError::Database(err))
                     if store::db::is_deterministic(&err) && limit > 1 =>
                 {
@@ -522,10 +648,14 @@ impl<H: Handler> Subscription<H> {
                     }
                 }
             }
+            let wait = poll.wait();
             tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
-                _ = listener.recv() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                notified = wait_for_notification(&mut listener, wait) => {
+                    if notified {
+                        poll.reset();
+                    }
+                }
             }
         };
         if let Err(err) = lock.close().await {
@@ -592,30 +722,59 @@ impl<H: Handler> Subscription<H> {
         }
     }
 
-    /// Applies one batch of at most `limit` events after `cursor`.
-    async fn step_limited(
+    /// Reads the batch of at most `limit` events after `cursor` with `reader` and
+    /// applies it in a transaction of the pool.
+    ///
+    /// The batch is read before its transaction begins (a read that finds nothing
+    /// is then one statement): what it read stays true, since the events are below
+    /// the horizon (none can join them) and the log is append-only, and the
+    /// transaction that applies them advances the checkpoint only from `cursor`.
+    async fn step_on<'e, E: sqlx::PgExecutor<'e>>(
         &self,
+        reader: E,
         cursor: Cursor,
         limit: i64,
-    ) -> Result<Option<Cursor>, HandlerError> {
-        let parked = self
-            .parked
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let mut tx = self.pool.begin().await?;
-        let Some((next, _)) = apply_next(&mut tx, &self.handler, cursor, limit, &parked).await?
-        else {
-            tx.rollback().await?;
-            return Ok(None);
+    ) -> Result<Step, HandlerError> {
+        let Batch {
+            mut events,
+            held_back,
+        } = read_batch(reader, cursor, limit).await?;
+        let Some(last) = events.last() else {
+            return Ok(Step::CaughtUp { held_back });
         };
+        let next = Cursor {
+            tx_id: last.tx_id,
+            position: last.position,
+        };
+        {
+            let parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
+            if !parked.is_empty() {
+                events.retain(|e| !parked.contains(&e.position));
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        if !events.is_empty() {
+            self.handler.apply(&mut tx, &events).await?;
+        }
         if !advance(&mut tx, self.handler.name(), cursor, next).await? {
             // Another instance moved the checkpoint: drop this batch, re-read.
             tx.rollback().await?;
             return Err(HandlerError::Superseded);
         }
         tx.commit().await?;
-        Ok(Some(next))
+        Ok(Step::Applied(next))
+    }
+
+    /// [`Subscription::step_on`] reading with the pool; `None` when caught up.
+    async fn step_limited(
+        &self,
+        cursor: Cursor,
+        limit: i64,
+    ) -> Result<Option<Cursor>, HandlerError> {
+        match self.step_on(&self.pool, cursor, limit).await? {
+            Step::Applied(next) => Ok(Some(next)),
+            Step::CaughtUp { .. } => Ok(None),
+        }
     }
 
     async fn set_state(&self, state: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
@@ -687,4 +846,30 @@ pub fn record_stops(ledger: store::ledger::Ledger) -> StopHook {
             }
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_polls_double_up_to_the_maximum_and_start_over_on_a_notification() {
+        let ms = Duration::from_millis;
+        let mut poll = IdlePoll::new(ms(500), ms(5000));
+        let waits: Vec<Duration> = (0..6).map(|_| poll.wait()).collect();
+        assert_eq!(
+            waits,
+            [ms(500), ms(1000), ms(2000), ms(4000), ms(5000), ms(5000)]
+        );
+        poll.reset();
+        assert_eq!(poll.wait(), ms(500), "a notification or work starts over");
+        assert_eq!(poll.wait(), ms(1000));
+    }
+
+    #[test]
+    fn a_maximum_at_or_below_the_interval_polls_at_the_interval() {
+        let ms = Duration::from_millis;
+        let mut poll = IdlePoll::new(ms(100), ms(50));
+        assert_eq!([poll.wait(), poll.wait(), poll.wait()], [ms(100); 3]);
+    }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use projections::subscription::{
-    checkpoint, Cursor, Handler, HandlerError, StoredEvent, Subscription, SubscriptionConfig,
+    checkpoint, wait_for_notification, Cursor, Handler, HandlerError, StoredEvent, Subscription,
+    SubscriptionConfig,
 };
 use sqlx::{PgPool, Postgres, Transaction};
 use testkit::TestDatabase;
@@ -108,6 +109,7 @@ fn config(batch_size: i64) -> SubscriptionConfig {
     SubscriptionConfig {
         batch_size,
         poll_interval: Duration::from_millis(50),
+        idle_poll_max: Duration::from_millis(50),
         retry_delay: Duration::from_millis(50),
     }
 }
@@ -183,6 +185,76 @@ async fn events_held_back_by_a_transaction_that_appends_nothing_are_applied_when
     assert_eq!(seen(&db.pool).await, ["held"]);
     token.cancel();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_notification_wakes_an_idle_subscription_whatever_its_poll_has_grown_to() {
+    let db = setup().await;
+    // Polls an hour apart, backing off to a day: only the notification can apply
+    // the event during the test.
+    let config = SubscriptionConfig {
+        poll_interval: Duration::from_secs(3600),
+        idle_poll_max: Duration::from_secs(86_400),
+        ..config(100)
+    };
+    let subscription = Arc::new(Subscription::new(
+        db.pool.clone(),
+        Recorder {
+            name: "idle",
+            instance: "a",
+            pause: Duration::ZERO,
+        },
+        config,
+    ));
+    let token = CancellationToken::new();
+    let runner = subscription.clone();
+    let run_token = token.clone();
+    let task = tokio::spawn(async move { runner.run(run_token).await });
+    // Idle: its first empty look is done, it waits.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for stream in ["first", "second"] {
+        append(&db.pool, stream).await;
+        sqlx::query("SELECT pg_notify('ledger_events', '')")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        wait_for_rows(&db.pool, if stream == "first" { 1 } else { 2 }).await;
+    }
+    assert_eq!(seen(&db.pool).await, ["first", "second"]);
+    token.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn waiting_for_a_notification_takes_every_one_already_received_at_once() {
+    let db = setup().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db.pool)
+        .await
+        .unwrap();
+    listener.listen("ledger_events").await.unwrap();
+    assert!(
+        !wait_for_notification(&mut listener, Duration::from_millis(10)).await,
+        "nothing was sent"
+    );
+    // Five notifications of one transaction (distinct payloads: PostgreSQL folds
+    // equal ones), delivered together at its commit, and given time to arrive.
+    let mut tx = db.pool.begin().await.unwrap();
+    for n in 0..5 {
+        sqlx::query("SELECT pg_notify('ledger_events', $1)")
+            .bind(n.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Waiting an hour at most: the first notification ends the wait, and the
+    // other four go with it.
+    assert!(wait_for_notification(&mut listener, Duration::from_secs(3600)).await);
+    assert!(
+        !wait_for_notification(&mut listener, Duration::from_millis(10)).await,
+        "one wake-up for the five"
+    );
 }
 
 #[tokio::test]

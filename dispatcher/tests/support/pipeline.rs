@@ -47,6 +47,7 @@ pub fn test_config() -> DispatcherConfig {
         batch_size: 50,
         lease: Duration::from_secs(10),
         poll_interval: Duration::from_millis(200),
+        idle_poll_max: Duration::from_millis(200),
         error_backoff: Duration::from_millis(200),
         sender: SenderConfig {
             connect_timeout: Duration::from_secs(2),
@@ -75,6 +76,7 @@ fn subscription_config() -> SubscriptionConfig {
     SubscriptionConfig {
         batch_size: 500,
         poll_interval: Duration::from_millis(100),
+        idle_poll_max: Duration::from_millis(100),
         retry_delay: Duration::from_millis(100),
     }
 }
