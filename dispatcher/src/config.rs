@@ -103,6 +103,9 @@ pub struct DispatcherConfig {
     pub lease: Duration,
     /// How often the queue is looked at without a notification.
     pub poll_interval: Duration,
+    /// While claims find nothing and no notification comes, the poll interval
+    /// doubles up to this (at or below `poll_interval`: no back-off).
+    pub idle_poll_max: Duration,
     /// How long to wait after a database error before claiming again.
     pub error_backoff: Duration,
     /// The outbound HTTP client (connect and total timeouts, body excerpt bound).
@@ -138,6 +141,7 @@ impl Default for DispatcherConfig {
             batch_size: 100,
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
+            idle_poll_max: projections::subscription::IDLE_POLL_MAX,
             error_backoff: Duration::from_secs(1),
             sender: SenderConfig::default(),
             target_policy: TargetPolicy::default(),

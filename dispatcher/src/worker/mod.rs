@@ -5,9 +5,12 @@
 //!
 //! Claim as many rows as there are free slots (one statement, see [`queue`]), start
 //! one task per row, then wait for whichever comes first: a `NOTIFY` on
-//! [`QUEUE_CHANNEL`] (a row was inserted, migration 0004), the nearest future
-//! `next_retry_at` (also of a retry this process just scheduled), the poll
-//! interval, or shutdown. When the last claim was limited (every free slot filled,
+//! [`QUEUE_CHANNEL`] (a row was inserted, migration 0004; every one already received
+//! is taken with it, so a burst is one claim), the nearest future `next_retry_at`
+//! (also of a retry this process just scheduled), the poll interval, or shutdown.
+//! While claims find nothing and no notification comes, the poll interval doubles
+//! up to `idle_poll_max` ([`IdlePoll`]); a notification or a claimed row starts it
+//! over. When the last claim was limited (every free slot filled,
 //! or an endpoint at its limit), finishing attempts trigger the next claim as soon
 //! as half the slots in question are free, so a backlog is claimed in batches
 //! rather than one row per finished attempt or one batch per poll.
@@ -31,10 +34,12 @@ mod mapping;
 mod queue;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use projections::subscription::{take_received, IdlePoll};
 use sqlx::postgres::PgListener;
 use store::ledger::Ledger;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -157,7 +162,12 @@ pub async fn run_dispatcher(
     let mut listener = PgListener::connect_with(ledger.pool()).await?;
     listener.listen(QUEUE_CHANNEL).await?;
     let vacuum_stop = CancellationToken::new();
-    let vacuum = tokio::spawn(vacuum_queue(ledger.pool().clone(), vacuum_stop.clone()));
+    let claimed = Arc::new(AtomicU64::new(0));
+    let vacuum = tokio::spawn(vacuum_queue(
+        ledger.pool().clone(),
+        claimed.clone(),
+        vacuum_stop.clone(),
+    ));
     let slots = Arc::new(Slots {
         global: Arc::new(Semaphore::new(config.concurrency)),
         limit: config.concurrency,
@@ -181,6 +191,7 @@ pub async fn run_dispatcher(
     // When to claim next, and what limited the last claim.
     let mut claim_at = Instant::now();
     let mut limited = Limited::default();
+    let mut poll = IdlePoll::new(ctx.config.poll_interval, ctx.config.idle_poll_max);
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -194,13 +205,18 @@ pub async fn run_dispatcher(
             }
         }
         if Instant::now() >= claim_at {
-            (claim_at, limited) = claim_and_start(&ctx, &slots, &mut tasks).await;
+            (claim_at, limited) = claim_and_start(&ctx, &slots, &mut tasks, &mut poll).await;
+            claimed.fetch_add(limited.rows, Ordering::Relaxed);
             continue;
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             notified = listener.recv() => match notified {
-                Ok(_) => claim_at = Instant::now(),
+                Ok(_) => {
+                    take_received(&mut listener).await;
+                    poll.reset();
+                    claim_at = Instant::now();
+                }
                 Err(err) => {
                     tracing::warn!(error = %report(&err), "queue notifications lost; polling");
                     tokio::select! {
@@ -222,10 +238,13 @@ pub async fn run_dispatcher(
     Ok(())
 }
 
-/// How often the dispatcher vacuums `retry_queue`.
+/// How often the dispatcher vacuums `retry_queue` while it claims rows.
 const VACUUM_EVERY: Duration = Duration::from_secs(5);
 
-/// Vacuums `retry_queue` every [`VACUUM_EVERY`] until `stop`.
+/// Vacuums `retry_queue` every [`VACUUM_EVERY`] until `stop`, while this dispatcher
+/// claims rows (`claimed` counts them) and once more after its last claim (whose
+/// rows are deleted when their attempts end); an idle dispatcher makes no dead rows
+/// and does not vacuum (autovacuum still visits the table).
 ///
 /// Every delivery inserts a queue row, leases it and deletes it, so under load the
 /// dead versions pile up at the front of the `next_retry_at` index, where every
@@ -234,11 +253,19 @@ const VACUUM_EVERY: Duration = Duration::from_secs(5);
 /// a minute), and claims slowed to 5 ms. A vacuum of this small table takes
 /// milliseconds; `SKIP_LOCKED` makes it give way to a rebuild's swap or another
 /// dispatcher's vacuum instead of queueing behind them.
-async fn vacuum_queue(pool: sqlx::PgPool, stop: CancellationToken) {
+async fn vacuum_queue(pool: sqlx::PgPool, claimed: Arc<AtomicU64>, stop: CancellationToken) {
+    let mut seen = 0;
+    let mut quiet = VacuumQuiet::default();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(VACUUM_EVERY) => {}
+        }
+        let now = claimed.load(Ordering::Relaxed);
+        let busy = now != seen;
+        seen = now;
+        if !quiet.vacuum_after(busy) {
+            continue;
         }
         if let Err(err) = sqlx::query("VACUUM (SKIP_LOCKED) retry_queue")
             .execute(&pool)
@@ -246,6 +273,27 @@ async fn vacuum_queue(pool: sqlx::PgPool, stop: CancellationToken) {
         {
             tracing::debug!(error = %report(&err), "vacuuming retry_queue failed");
         }
+    }
+}
+
+/// Whether a vacuum is due, from whether rows were claimed since the last look.
+#[derive(Debug, Default)]
+struct VacuumQuiet {
+    /// Looks in a row that saw no claim; `None` until the first claim, so a
+    /// dispatcher that never claims never vacuums.
+    quiet: Option<u32>,
+}
+
+impl VacuumQuiet {
+    /// Vacuum while claiming, and at the first look after the claims stopped.
+    fn vacuum_after(&mut self, claimed: bool) -> bool {
+        let quiet = match (claimed, self.quiet) {
+            (true, _) => 0,
+            (false, Some(n)) => n.saturating_add(1),
+            (false, None) => return false,
+        };
+        self.quiet = Some(quiet);
+        quiet <= 1
     }
 }
 
@@ -283,6 +331,8 @@ struct Limited {
     global: bool,
     /// Endpoints that reached their per-endpoint limit.
     endpoints: HashSet<i64>,
+    /// Rows the claim took.
+    rows: u64,
 }
 
 impl Limited {
@@ -304,6 +354,7 @@ async fn claim_and_start(
     ctx: &Arc<attempt::Context>,
     slots: &Arc<Slots>,
     tasks: &mut Tasks,
+    poll: &mut IdlePoll,
 ) -> (Instant, Limited) {
     let config = &ctx.config;
     let free = slots.free();
@@ -312,7 +363,7 @@ async fn claim_and_start(
         // Claimed again when attempts finish.
         let limited = Limited {
             global: true,
-            endpoints: HashSet::new(),
+            ..Limited::default()
         };
         return (Instant::now() + config.poll_interval, limited);
     }
@@ -324,6 +375,14 @@ async fn claim_and_start(
         }
     };
     let global = rows.len() == free.min(config.batch_size);
+    let claimed = rows.len() as u64;
+    // Nothing due: the next look without a notification waits longer each time.
+    let poll_wait = if rows.is_empty() {
+        poll.wait()
+    } else {
+        poll.reset();
+        config.poll_interval
+    };
     // An endpoint that reached its limit in this claim may have hidden other
     // endpoints' due rows from the scan; the next claim skips it.
     let hidden = !rows.is_empty() && capped.len() > full_before;
@@ -344,6 +403,7 @@ async fn claim_and_start(
     let limited = Limited {
         global,
         endpoints: capped,
+        rows: claimed,
     };
     if (global || hidden) && slots.free() > 0 {
         return (Instant::now(), limited);
@@ -351,7 +411,10 @@ async fn claim_and_start(
     if global {
         return (Instant::now() + config.poll_interval, limited);
     }
-    (Instant::now() + until_next_due(ctx).await, limited)
+    (
+        Instant::now() + until_next_due(ctx, poll_wait).await,
+        limited,
+    )
 }
 
 /// `at` (wall clock) as an instant of the runtime's clock.
@@ -400,10 +463,9 @@ async fn claim(
     Ok((rows, capped))
 }
 
-/// How long to sleep: until the nearest future `next_retry_at`, at most the poll
-/// interval (which also covers leases expiring and endpoints enabled again).
-async fn until_next_due(ctx: &attempt::Context) -> Duration {
-    let poll = ctx.config.poll_interval;
+/// How long to sleep: until the nearest future `next_retry_at`, at most `poll`
+/// (which also covers leases expiring and endpoints enabled again).
+async fn until_next_due(ctx: &attempt::Context, poll: Duration) -> Duration {
     match queue::next_due(ctx.ledger.pool()).await {
         Ok(Some(at)) => {
             let from_now = (at - ctx.ledger.services().now())
@@ -442,4 +504,28 @@ async fn drain(ctx: &attempt::Context, mut tasks: Tasks) {
         while tasks.join_next().await.is_some() {}
     }
     tracing::info!(worker = %ctx.worker_id, "dispatcher stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dispatcher_vacuums_while_it_claims_and_once_after_never_while_idle() {
+        let mut vacuum = VacuumQuiet::default();
+        assert!(
+            !vacuum.vacuum_after(false),
+            "never claimed: no dead rows of its own"
+        );
+        assert!(!vacuum.vacuum_after(false));
+        assert!(vacuum.vacuum_after(true));
+        assert!(vacuum.vacuum_after(true));
+        assert!(
+            vacuum.vacuum_after(false),
+            "once after the last claim: its rows are deleted when their attempts end"
+        );
+        assert!(!vacuum.vacuum_after(false));
+        assert!(!vacuum.vacuum_after(false));
+        assert!(vacuum.vacuum_after(true), "claiming again");
+    }
 }
