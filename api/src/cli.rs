@@ -270,10 +270,16 @@ async fn serve_leased(
             Role::Projector => {
                 let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
                 let batch = settings.rebuild_batch();
+                let idle_poll_max = Duration::from_millis(settings.idle_poll_max_ms);
                 workers.spawn(async move {
-                    crate::projection_admin::run_projector(ledger, batch, shutdown.clone())
-                        .await
-                        .context("projector")
+                    crate::projection_admin::run_projector(
+                        ledger,
+                        batch,
+                        idle_poll_max,
+                        shutdown.clone(),
+                    )
+                    .await
+                    .context("projector")
                 });
             }
             Role::Router => {
@@ -384,16 +390,19 @@ async fn serve_leased(
 fn router_config(settings: &Settings) -> dispatcher::RouterConfig {
     let mut config = dispatcher::RouterConfig::default();
     config.subscription.batch_size = settings.router_batch_size;
+    config.subscription.idle_poll_max = Duration::from_millis(settings.idle_poll_max_ms);
     config.concurrency = settings.router_concurrency;
     config
 }
 
 fn notice_config(settings: &Settings) -> dispatcher::notices::NoticeConfig {
-    dispatcher::notices::NoticeConfig {
+    let mut config = dispatcher::notices::NoticeConfig {
         dead_letter_window: Duration::from_secs(settings.notice_window_secs),
         circuit_after: settings.notice_circuit_after,
         ..dispatcher::notices::NoticeConfig::default()
-    }
+    };
+    config.subscription.idle_poll_max = Duration::from_millis(settings.idle_poll_max_ms);
+    config
 }
 
 fn dispatcher_config(settings: &Settings) -> anyhow::Result<dispatcher::DispatcherConfig> {
@@ -416,6 +425,7 @@ fn dispatcher_config(settings: &Settings) -> anyhow::Result<dispatcher::Dispatch
         batch_size: settings.dispatcher_batch_size,
         lease: Duration::from_secs(settings.dispatcher_lease_secs),
         poll_interval: Duration::from_millis(settings.dispatcher_poll_interval_ms),
+        idle_poll_max: Duration::from_millis(settings.idle_poll_max_ms),
         sender,
         target_policy,
         circuit_breaker,

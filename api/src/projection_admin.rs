@@ -345,10 +345,11 @@ pub(crate) fn metadata(actor: Actor) -> std::collections::HashMap<String, String
 
 /// The projector role: rebuilds first if the read models were built by an older
 /// projection version (or a rebuild was interrupted), in batches of `batch`, then
-/// keeps them current.
+/// keeps them current, its idle poll backing off up to `idle_poll_max`.
 pub async fn run_projector(
     ledger: Ledger,
     batch: rebuild::BatchSize,
+    idle_poll_max: std::time::Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool = ledger.pool().clone();
@@ -365,7 +366,10 @@ pub async fn run_projector(
     }
     projections::read_models::run_recording_stops(
         pool,
-        SubscriptionConfig::default(),
+        SubscriptionConfig {
+            idle_poll_max,
+            ..SubscriptionConfig::default()
+        },
         projections::subscription::record_stops(ledger.clone()),
         shutdown,
     )

@@ -63,7 +63,10 @@ impl Window {
 /// exactly. Another process's requests are seen within one flush, so a burst can
 /// pass the limit only by what other processes admit in that time after this one
 /// last looked and before it reached the headroom. Counts not yet flushed when a
-/// process is killed are lost (at most one flush interval's worth).
+/// process is killed are lost (at most one flush interval's worth). A client with
+/// no request here for [`IDLE_READS`] flushes is forgotten rather than read back
+/// at every flush: its next request is counted in its row (which reads it), so an
+/// idle process makes no statement, and the next request sees every process's count.
 #[derive(Debug)]
 pub struct RateLimiter {
     pool: PgPool,
@@ -75,6 +78,10 @@ pub struct RateLimiter {
 
 /// Requests below this distance from the limit are always counted in the row.
 pub const MIN_HEADROOM: i64 = 100;
+
+/// Flushes a client with no request here is still read back at (a second at the
+/// default 100 ms): past them it is forgotten until its next request.
+pub const IDLE_READS: u32 = 10;
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -93,6 +100,8 @@ struct Counter {
     pending: i64,
     /// Whether `known` was read from the row in this window.
     read: bool,
+    /// Flushes in a row that found no request of this client here.
+    idle_flushes: u32,
 }
 
 impl RateLimiter {
@@ -143,6 +152,7 @@ impl RateLimiter {
                 known: 0,
                 pending: 0,
                 read: false,
+                idle_flushes: 0,
             });
             if counter.window != window {
                 if counter.pending > 0 {
@@ -153,8 +163,10 @@ impl RateLimiter {
                     known: 0,
                     pending: 0,
                     read: false,
+                    idle_flushes: 0,
                 };
             }
+            counter.idle_flushes = 0;
             let count = counter.known + counter.pending + n;
             if counter.read && count + headroom <= i64::from(limit) {
                 counter.pending += n;
@@ -210,7 +222,9 @@ impl RateLimiter {
                 if c.window < window && c.pending > 0 {
                     leftovers.push((*client, c.window, c.pending));
                 }
-                c.window >= window
+                // Idle here for a while (no pending count, so nothing is lost): its
+                // next request starts over in the row.
+                c.window >= window && (c.pending > 0 || c.idle_flushes < IDLE_READS)
             });
             let mut merged: HashMap<(i64, i64), i64> = HashMap::new();
             for (client, w, n) in leftovers.drain(..) {
@@ -221,6 +235,7 @@ impl RateLimiter {
                     *merged.entry((*client, c.window)).or_default() +=
                         std::mem::take(&mut c.pending);
                 } else if c.window == window {
+                    c.idle_flushes += 1;
                     idle.push(*client);
                 }
             }

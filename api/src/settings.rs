@@ -53,6 +53,10 @@ pub struct Settings {
     pub dispatcher_lease_secs: u64,
     /// How often dispatchers look for due deliveries without being woken, in ms.
     pub dispatcher_poll_interval_ms: u64,
+    /// The longest a subscription or dispatcher goes without looking for work it
+    /// was not told of, once idle: its poll doubles up to this while nothing
+    /// happens, in ms (`LEDGER_IDLE_POLL_MAX_MS`, 1 to 3,600,000).
+    pub idle_poll_max_ms: u64,
     /// Outbound connect timeout, in seconds.
     pub http_connect_timeout_secs: u64,
     /// Outbound total timeout per attempt, in seconds.
@@ -102,6 +106,7 @@ struct Defaults {
     dispatcher_batch_size: usize,
     dispatcher_lease_secs: u64,
     dispatcher_poll_interval_ms: u64,
+    idle_poll_max_ms: u64,
     http_connect_timeout_secs: u64,
     http_total_timeout_secs: u64,
     mapping_timeout_ms: u64,
@@ -138,6 +143,7 @@ impl Default for Defaults {
             dispatcher_batch_size: 100,
             dispatcher_lease_secs: 120,
             dispatcher_poll_interval_ms: 1000,
+            idle_poll_max_ms: 5000,
             http_connect_timeout_secs: 5,
             http_total_timeout_secs: 30,
             mapping_timeout_ms: 2000,
@@ -241,6 +247,12 @@ impl Settings {
             return Err(SettingsError::OutOfRange {
                 field: "inbound_tolerance_secs",
                 reason: "must be 1 to 3600",
+            });
+        }
+        if !(1..=3_600_000).contains(&self.idle_poll_max_ms) {
+            return Err(SettingsError::OutOfRange {
+                field: "idle_poll_max_ms",
+                reason: "must be 1 to 3600000",
             });
         }
         if !(1..=3600).contains(&self.last_used_flush_secs) {
@@ -516,6 +528,19 @@ mod tests {
         assert_eq!(
             u64::try_from(dispatcher.poll_interval.as_millis()).ok(),
             Some(settings.dispatcher_poll_interval_ms)
+        );
+        assert_eq!(
+            u64::try_from(dispatcher.idle_poll_max.as_millis()).ok(),
+            Some(settings.idle_poll_max_ms)
+        );
+        assert_eq!(
+            u64::try_from(
+                projections::subscription::SubscriptionConfig::default()
+                    .idle_poll_max
+                    .as_millis()
+            )
+            .ok(),
+            Some(settings.idle_poll_max_ms)
         );
         assert_eq!(
             u64::try_from(dispatcher.mapping_timeout.as_millis()).ok(),

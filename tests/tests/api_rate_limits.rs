@@ -218,3 +218,40 @@ async fn processes_see_each_others_counts_after_a_flush() {
     assert_eq!(admitted, 400);
     assert_eq!(row_count(&app).await, 402, "refused requests count too");
 }
+
+#[tokio::test]
+async fn a_client_idle_here_is_forgotten_and_its_next_request_counts_in_the_row() {
+    use api::rate_limit::{RateLimiter, IDLE_READS};
+    let app = TestApp::spawn().await;
+    fresh_window(&app).await;
+    let limit: u32 = 10_000;
+    let (a, b) = (
+        RateLimiter::new(app.pool().clone()),
+        RateLimiter::new(app.pool().clone()),
+    );
+    for _ in 0..150 {
+        a.hit(7, limit).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    assert_eq!(row_count(&app).await, 150);
+    // Idle in `a`: read back at each flush for a while (its next request is
+    // counted in memory)...
+    for _ in 1..IDLE_READS {
+        a.flush().await.unwrap();
+    }
+    assert_eq!(a.hit(7, limit).await.unwrap().count, 151);
+    assert_eq!(row_count(&app).await, 150, "counted in memory");
+    a.flush().await.unwrap();
+    // ... then no more: an idle process makes no statement. Meanwhile another
+    // process counts 100.
+    for _ in 0..=IDLE_READS {
+        a.flush().await.unwrap();
+    }
+    for _ in 0..100 {
+        b.hit(7, limit).await.unwrap();
+    }
+    b.flush().await.unwrap();
+    // The next request in `a` is counted in the row at once, and sees them.
+    assert_eq!(a.hit(7, limit).await.unwrap().count, 252);
+    assert_eq!(row_count(&app).await, 252);
+}
