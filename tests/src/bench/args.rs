@@ -22,7 +22,8 @@ pub struct Args {
     /// Events to send (closed-loop scenarios), overriding the scenario's count.
     #[arg(long)]
     pub events: Option<u64>,
-    /// Seconds to send for (the paced and lag scenarios), overriding their 30 s.
+    /// Seconds to send for (the paced and lag scenarios), overriding their 30 s; how
+    /// long the idle scenario stays idle (60 s).
     #[arg(long)]
     pub duration: Option<u64>,
     /// Events per second (the paced and lag scenarios), overriding 200 and 1,000.
@@ -71,6 +72,10 @@ pub enum ScenarioName {
     /// 2,000 events of 50 keys × 1 endpoint ordered by key (`ordering: KEY`), 64 in
     /// flight: each key's deliveries one at a time, in order (ADR 0017).
     Ordered,
+    /// An idle ledger: one endpoint and its mapping registered, then no event for
+    /// 60 s (`--duration`): the CPU `ledgerd` and PostgreSQL use doing nothing, and
+    /// (with `--pg-stats`) every statement that ran.
+    Idle,
     /// main, paced, fanout, retry, lag, then rebuild over the log they all left, in
     /// one database.
     All,
@@ -138,8 +143,15 @@ impl Args {
             ScenarioName::Lag => &["lag"],
             ScenarioName::Ordered => &["ordered"],
             ScenarioName::All => &["main", "paced", "fanout", "retry", "lag"],
+            ScenarioName::Idle => &[],
         };
         names.iter().map(|name| self.spec(name)).collect()
+    }
+
+    /// How long the idle scenario measures, when it is the one asked for.
+    pub fn idle(&self) -> Option<Duration> {
+        (self.scenario == ScenarioName::Idle)
+            .then(|| Duration::from_secs(self.duration.unwrap_or(60)))
     }
 
     /// Whether a rebuild follows the load scenarios.

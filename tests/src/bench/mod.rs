@@ -153,6 +153,9 @@ async fn scenarios(run: &Run, args: &Args) -> anyhow::Result<Vec<Report>> {
     if args.rebuilds() {
         reports.push(scenario::run_rebuild(run).await?);
     }
+    if let Some(duration) = args.idle() {
+        reports.push(scenario::run_idle(run, duration).await?);
+    }
     Ok(reports)
 }
 

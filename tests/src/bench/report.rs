@@ -32,6 +32,8 @@ pub struct Report {
     pub load: Option<LoadFigures>,
     /// Figures of a rebuild.
     pub rebuild: Option<RebuildFigures>,
+    /// Figures of the idle scenario.
+    pub idle: Option<IdleFigures>,
     /// CPU and memory of `ledgerd`, PostgreSQL and the benchmark itself.
     pub usage: Vec<Usage>,
     /// `pg_database_size` before and after.
@@ -50,6 +52,8 @@ pub struct Report {
     pub settings: Vec<String>,
     /// With `--pg-stats`: the statements PostgreSQL spent most time on.
     pub top_statements: Vec<Statement>,
+    /// With `--pg-stats`: the statements PostgreSQL ran most often.
+    pub top_by_calls: Vec<Statement>,
 }
 
 /// One statement as pg_stat_statements saw it during a scenario.
@@ -146,6 +150,21 @@ pub struct SubscriptionLag {
     pub never_reached: u64,
 }
 
+/// Figures of the idle scenario: CPU as a share of one core over the idle time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IdleFigures {
+    /// How long nothing was sent, in seconds.
+    pub secs: f64,
+    /// `ledgerd`'s CPU time over that time, in % of one core.
+    pub ledgerd_core_pct: f64,
+    /// PostgreSQL's (postmaster and every backend), in % of one core.
+    pub postgres_core_pct: Option<f64>,
+    /// PostgreSQL's once `ledgerd` stopped (its own background work), in % of one core.
+    pub postgres_alone_core_pct: Option<f64>,
+    /// Statements run, summed over the statements ranked by calls (`--pg-stats`).
+    pub statement_calls: i64,
+}
+
 /// Figures of a rebuild.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RebuildFigures {
@@ -192,12 +211,17 @@ impl Report {
         let dash = || "–".to_owned();
         let load = self.load.as_ref();
         let delivering = delivering(self);
+        // Idle: the CPU as a share of one core beside the seconds.
+        let share = |pct: Option<f64>| pct.map_or_else(String::new, |p| format!(" ({p:.2} %)"));
+        let idle = self.idle.as_ref();
         let ledgerd = self.usage("ledgerd").map_or_else(dash, |u| {
-            format!("{:.1} / {:.0}", u.cpu_secs, u.peak_rss_mib)
+            let pct = share(idle.map(|i| i.ledgerd_core_pct));
+            format!("{:.1}{pct} / {:.0}", u.cpu_secs, u.peak_rss_mib)
         });
         let postgres = self.usage("postgres").map_or_else(dash, |u| {
+            let pct = share(idle.and_then(|i| i.postgres_core_pct));
             format!(
-                "{:.1} / {:.0} ({:.0})",
+                "{:.1}{pct} / {:.0} ({:.0})",
                 u.cpu_secs, u.peak_rss_mib, u.peak_pss_mib
             )
         });
@@ -205,7 +229,11 @@ impl Report {
             self.date.get(..10).unwrap_or(&self.date).to_owned(),
             format!("`{}`", self.commit),
             self.scenario_label(),
-            load.map_or_else(dash, |l| format!("{} × {}", l.events_sent, l.endpoints)),
+            match (load, idle) {
+                (Some(l), _) => format!("{} × {}", l.events_sent, l.endpoints),
+                (None, Some(i)) => format!("none for {:.0} s × 1", i.secs),
+                (None, None) => dash(),
+            },
             load.map_or_else(dash, |l| format!("{:.0}", l.accepted_per_sec)),
             delivering.map_or_else(dash, |l| format!("{:.0}", l.deliveries_per_sec)),
             load.map_or_else(dash, |l| {
@@ -270,7 +298,7 @@ fn lag_cell(lag: &LagFigures) -> String {
 /// The compact table printed at the end: one column per scenario.
 pub fn human_table(reports: &[Report]) -> String {
     type Cell = fn(&Report) -> Option<String>;
-    let rows: [(&str, Cell); 21] = [
+    let rows: [(&str, Cell); 22] = [
         ("events × endpoints", |r| {
             let l = r.load.as_ref()?;
             Some(format!("{} × {}", l.events_sent, l.endpoints))
@@ -321,6 +349,16 @@ pub fn human_table(reports: &[Report]) -> String {
             Some(format!(
                 "{} ({:.2} / {:.1})",
                 l.samples, l.sample_interval_ms, l.max_sample_gap_ms
+            ))
+        }),
+        ("idle: % of a core, ledgerd / PostgreSQL (alone)", |r| {
+            let i = r.idle.as_ref()?;
+            let pct = |p: Option<f64>| p.map_or_else(|| "–".to_owned(), |p| format!("{p:.2}"));
+            Some(format!(
+                "{:.2} / {} ({})",
+                i.ledgerd_core_pct,
+                pct(i.postgres_core_pct),
+                pct(i.postgres_alone_core_pct)
             ))
         }),
         ("ledgerd CPU s / peak RSS MiB", |r| {
@@ -407,18 +445,26 @@ pub fn human_table(reports: &[Report]) -> String {
 /// The top statements of each report that has them, as text.
 pub fn statements_text(reports: &[Report]) -> String {
     let mut out = String::new();
-    for report in reports.iter().filter(|r| !r.top_statements.is_empty()) {
-        out.push_str(&format!(
-            "\n{}: top statements by total time (pg_stat_statements)\n{:>10} {:>10} {:>8}  query\n",
-            report.scenario, "total ms", "calls", "mean ms"
-        ));
-        for s in &report.top_statements {
-            let query: String = s.query.split_whitespace().collect::<Vec<_>>().join(" ");
-            let query: String = query.chars().take(110).collect();
+    for report in reports {
+        for (by, statements) in [
+            ("total time", &report.top_statements),
+            ("calls", &report.top_by_calls),
+        ] {
+            if statements.is_empty() {
+                continue;
+            }
             out.push_str(&format!(
-                "{:>10.0} {:>10} {:>8.3}  {query}\n",
-                s.total_ms, s.calls, s.mean_ms
+                "\n{}: top statements by {by} (pg_stat_statements)\n{:>10} {:>10} {:>8}  query\n",
+                report.scenario, "total ms", "calls", "mean ms"
             ));
+            for s in statements {
+                let query: String = s.query.split_whitespace().collect::<Vec<_>>().join(" ");
+                let query: String = query.chars().take(110).collect();
+                out.push_str(&format!(
+                    "{:>10.1} {:>10} {:>8.3}  {query}\n",
+                    s.total_ms, s.calls, s.mean_ms
+                ));
+            }
         }
     }
     out

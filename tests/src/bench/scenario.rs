@@ -14,7 +14,7 @@ use super::ledgerd::{output_text, rebuilt_events, Admin};
 use super::load::{self, Target};
 use super::procstat::{self, Group, Sampler, Usage};
 use super::receiver::{first_retry_delays, Receiver};
-use super::report::{LoadFigures, RebuildFigures, Report, Statement};
+use super::report::{IdleFigures, LoadFigures, RebuildFigures, Report, Statement};
 use super::stats::Percentiles;
 use super::{note, Run};
 
@@ -26,33 +26,13 @@ const SETUP_WAIT: Duration = Duration::from_secs(60);
 /// Runs one load scenario against a `ledgerd serve` of its own.
 pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     let base = run.report_base();
-    let receiver = Receiver::start(run.start, spec.fail_first_attempt).await?;
-    let ledgerd = run.env.serve().await.context("starting `ledgerd serve`")?;
-    let key = run.env.create_key().await?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()?;
-    let admin = Admin {
-        base: ledgerd.url(),
-        key,
-        client: client.clone(),
-    };
-    let system = format!("bench-{}", spec.name);
-    let event_type = format!("bench.{}", spec.name);
-    // The ordered scenario's endpoint delivers each key's events one at a time, in
-    // order (ADR 0017); its events carry their key in `k`.
-    let ordering = (spec.name == "ordered")
-        .then(|| serde_json::json!({"mode": "KEY", "keyPath": ".payload.k"}));
-    for n in 0..spec.endpoints {
-        let secret = admin
-            .register_endpoint(&system, &receiver.url(n), ordering.as_ref())
-            .await?;
-        receiver.set_secret(n, secret);
-    }
-    if spec.endpoints > 0 {
-        admin.publish_identity_mapping(&event_type, &system).await?;
-    }
-    wait_for_read_models(&run.pool).await?;
+    let Subscribed {
+        receiver,
+        ledgerd,
+        admin,
+        client,
+        event_type,
+    } = subscribe(run, spec.name, spec.endpoints, spec.fail_first_attempt).await?;
     note(&format!(
         "{}: {} events × {} endpoint(s), {}",
         spec.name,
@@ -151,6 +131,7 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     let db_bytes_after = db_size(&run.pool).await?;
     let log_events = count(&run.pool, "SELECT count(*) FROM events").await?;
     let top_statements = top_statements(run).await?;
+    let top_by_calls = top_by_calls(run).await?;
     tokio::task::spawn_blocking(move || ledgerd.terminate()).await??;
 
     let start_ns = sent.first_submit_ns;
@@ -216,6 +197,146 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
         db_bytes_after,
         log_events,
         top_statements,
+        top_by_calls,
+        ..base
+    })
+}
+
+/// A `ledgerd serve` set up for a scenario: its receiver, the admin key's client,
+/// and the event type its endpoints are subscribed to.
+struct Subscribed {
+    receiver: Receiver,
+    ledgerd: testkit::process::Ledgerd,
+    admin: Admin,
+    client: reqwest::Client,
+    event_type: String,
+}
+
+/// Starts the receiver and `ledgerd serve`, registers `endpoints` endpoints of the
+/// scenario's system and an identity mapping for its event type through GraphQL,
+/// and waits until the read models show them.
+async fn subscribe(
+    run: &Run,
+    name: &str,
+    endpoints: usize,
+    fail_first_attempt: bool,
+) -> anyhow::Result<Subscribed> {
+    let receiver = Receiver::start(run.start, fail_first_attempt).await?;
+    let ledgerd = run.env.serve().await.context("starting `ledgerd serve`")?;
+    let key = run.env.create_key().await?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let admin = Admin {
+        base: ledgerd.url(),
+        key,
+        client: client.clone(),
+    };
+    let system = format!("bench-{name}");
+    let event_type = format!("bench.{name}");
+    // The ordered scenario's endpoint delivers each key's events one at a time, in
+    // order (ADR 0017); its events carry their key in `k`.
+    let ordering =
+        (name == "ordered").then(|| serde_json::json!({"mode": "KEY", "keyPath": ".payload.k"}));
+    for n in 0..endpoints {
+        let secret = admin
+            .register_endpoint(&system, &receiver.url(n), ordering.as_ref())
+            .await?;
+        receiver.set_secret(n, secret);
+    }
+    if endpoints > 0 {
+        admin.publish_identity_mapping(&event_type, &system).await?;
+    }
+    wait_for_read_models(&run.pool).await?;
+    Ok(Subscribed {
+        receiver,
+        ledgerd,
+        admin,
+        client,
+        event_type,
+    })
+}
+
+/// How long the idle scenario lets the set-up's work end before it measures.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
+/// The most the idle scenario samples PostgreSQL alone, once `ledgerd` has stopped.
+const IDLE_ALONE: Duration = Duration::from_secs(30);
+
+/// An idle ledger (`idle`): `ledgerd serve` with one endpoint and its mapping, no
+/// event for `duration`; the CPU `ledgerd` and PostgreSQL spend meanwhile, and with
+/// `--pg-stats` every statement that ran (nothing else touches the database while
+/// it measures). Then, with `ledgerd` stopped, PostgreSQL alone for comparison (its
+/// own background processes).
+pub async fn run_idle(run: &Run, duration: Duration) -> anyhow::Result<Report> {
+    let base = run.report_base();
+    let subscribed = subscribe(run, "idle", 1, false).await?;
+    tokio::time::sleep(IDLE_SETTLE).await;
+    note(&format!(
+        "idle: 1 endpoint, no event for {} s",
+        duration.as_secs()
+    ));
+    let db_bytes_before = db_size(&run.pool).await?;
+    if run.pg_stats {
+        sqlx::query("SELECT pg_stat_statements_reset()")
+            .execute(&run.pool)
+            .await?;
+    }
+    let mut groups = vec![Group {
+        name: "ledgerd".into(),
+        root: i32::try_from(subscribed.ledgerd.pid())?,
+        from_zero: false,
+    }];
+    groups.extend(run.postgres_group());
+    let bench_cpu = procstat::own_cpu_secs();
+    let sampler = Sampler::start(groups);
+    tokio::time::sleep(duration).await;
+    let mut usage = sampler.stop();
+    usage.push(Usage {
+        name: "ledger-bench".into(),
+        cpu_secs: procstat::own_cpu_secs() - bench_cpu,
+        peak_rss_mib: procstat::own_peak_rss_mib(),
+        ..Usage::default()
+    });
+    let top_statements = top_statements(run).await?;
+    let top_by_calls = top_by_calls(run).await?;
+    let db_bytes_after = db_size(&run.pool).await?;
+    let log_events = count(&run.pool, "SELECT count(*) FROM events").await?;
+    let Subscribed { ledgerd, .. } = subscribed;
+    tokio::task::spawn_blocking(move || ledgerd.terminate()).await??;
+    let alone = match run.postgres_group() {
+        Some(group) => {
+            let alone = duration.min(IDLE_ALONE);
+            note(&format!(
+                "idle: PostgreSQL alone (ledgerd stopped) for {} s",
+                alone.as_secs()
+            ));
+            let sampler = Sampler::start(vec![group]);
+            tokio::time::sleep(alone).await;
+            sampler.stop().into_iter().find(|u| u.name == "postgres")
+        }
+        None => None,
+    };
+    let pct = |u: Option<&Usage>| {
+        u.filter(|u| u.sampled_secs > 0.0)
+            .map(|u| 100.0 * u.cpu_secs / u.sampled_secs)
+    };
+    let figures = IdleFigures {
+        secs: duration.as_secs_f64(),
+        ledgerd_core_pct: pct(usage.iter().find(|u| u.name == "ledgerd")).unwrap_or(0.0),
+        postgres_core_pct: pct(usage.iter().find(|u| u.name == "postgres")),
+        postgres_alone_core_pct: pct(alone.as_ref()),
+        statement_calls: top_by_calls.iter().map(|s| s.calls).sum(),
+    };
+    Ok(Report {
+        scenario: "idle".into(),
+        wall_secs: duration.as_secs_f64(),
+        idle: Some(figures),
+        usage,
+        db_bytes_before,
+        db_bytes_after,
+        log_events,
+        top_statements,
+        top_by_calls,
         ..base
     })
 }
@@ -231,6 +352,23 @@ async fn top_statements(run: &Run) -> anyhow::Result<Vec<Statement>> {
          FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
            WHERE datname = current_database()) \
          ORDER BY total_exec_time DESC LIMIT 15",
+    )
+    .fetch_all(&run.pool)
+    .await?)
+}
+
+/// The statements PostgreSQL ran most often since the reset (with `--pg-stats`):
+/// at low rates, what runs per tick rather than per event.
+async fn top_by_calls(run: &Run) -> anyhow::Result<Vec<Statement>> {
+    if !run.pg_stats {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as(
+        "SELECT left(query, 200) AS query, calls, total_exec_time AS total_ms, \
+                mean_exec_time AS mean_ms, rows \
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database \
+           WHERE datname = current_database()) \
+         ORDER BY calls DESC LIMIT 15",
     )
     .fetch_all(&run.pool)
     .await?)
