@@ -320,6 +320,13 @@ async fn swap(
         applied += n as u64;
     }
     carry_operational_columns(&mut tx).await?;
+    // Transactions that projected their own events into the live tables being
+    // retired, committed since the shadow's horizon: the live projector must fold
+    // their events into the tables swapped in. (A transaction still writing waits
+    // for the swap and then writes the new tables; its marker is not visible here.)
+    sqlx::query("DELETE FROM inline_projected")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {RETIRED_SCHEMA} CASCADE"))
         .execute(&mut *tx)
         .await?;

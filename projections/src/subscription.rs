@@ -58,6 +58,14 @@ pub struct Cursor {
     pub position: i64,
 }
 
+impl Cursor {
+    /// After every event there is or will be.
+    pub const MAX: Self = Self {
+        tx_id: i64::MAX,
+        position: i64::MAX,
+    };
+}
+
 /// Why a handler could not apply a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {

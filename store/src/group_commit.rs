@@ -45,6 +45,7 @@ struct Pending {
 pub struct GroupCommitRepository {
     reads: Arc<PostgresEventRepository>,
     queue: mpsc::UnboundedSender<Pending>,
+    wake: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for GroupCommitRepository {
@@ -70,7 +71,16 @@ impl GroupCommitRepository {
         Self {
             reads: Arc::new(PostgresEventRepository::new(pool)),
             queue,
+            wake,
         }
+    }
+
+    /// Wakes the subscribers (`NOTIFY ledger_events`, sent on its own after the
+    /// commit) for events appended outside this repository's writers, such as the
+    /// hot path's (ADR 0018).
+    pub fn announce(&self) {
+        // Full means a notification is on its way already.
+        let _ = self.wake.try_send(());
     }
 }
 
@@ -228,8 +238,37 @@ struct Columns<'a> {
     metadata: Vec<String>,
 }
 
-/// One multi-row INSERT of `events` in one transaction.
-async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<(), sqlx::Error> {
+/// The advisory lock (`pg_advisory_xact_lock`) that orders route changes against
+/// routing ingests: taken exclusively by every transaction that appends `Endpoint`
+/// or `EventMapping` events, shared by every ingest that routes (migration 0013).
+pub const ROUTES_LOCK: i64 = 0x6c65_6467_6572_7274; // "ledgerrt"
+
+/// Aggregates whose events change where events are routed.
+const ROUTE_AGGREGATES: [&str; 2] = ["Endpoint", "EventMapping"];
+
+/// Whether appending events of `aggregate_type` changes routes (and must take
+/// [`ROUTES_LOCK`] exclusively and move `route_epoch`).
+pub fn changes_routes(aggregate_type: &str) -> bool {
+    ROUTE_AGGREGATES.contains(&aggregate_type)
+}
+
+/// One appended event's place in the global order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The appending transaction's id.
+    pub tx_id: i64,
+    /// Its position.
+    pub position: i64,
+    /// When the database recorded it.
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Inserts `events` with one multi-row INSERT on `conn` (inside the caller's
+/// transaction), and answers each event's place, in the order given.
+pub async fn insert_events(
+    conn: &mut sqlx::PgConnection,
+    events: &[(&str, &SerializedEvent)],
+) -> Result<Vec<Appended>, sqlx::Error> {
     let mut columns = Columns::default();
     for (aggregate_type, event) in events {
         columns.aggregate_types.push(aggregate_type);
@@ -242,12 +281,17 @@ async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<()
         columns.payloads.push(event.payload.to_string());
         columns.metadata.push(event.metadata.to_string());
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         SELECT t, i, s, et, ev, p::json, m::json \
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
-           AS u(t, i, s, et, ev, p, m)",
+    // `WITH ORDINALITY` numbers the input rows; the answer is sorted by it, so each
+    // place is matched to its event whatever order RETURNING gives.
+    let rows: Vec<(i64, i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], \
+                $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(t, i, s, et, ev, p, m, n)), \
+         ins AS (INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                 SELECT t, i, s, et, ev, p::json, m::json FROM u ORDER BY n \
+                 RETURNING aggregate_type, aggregate_id, sequence, (tx_id::text)::bigint AS tx_id, position, recorded_at) \
+         SELECT u.n, ins.tx_id, ins.position, ins.recorded_at FROM ins \
+         JOIN u ON u.t = ins.aggregate_type AND u.i = ins.aggregate_id AND u.s = ins.sequence \
+         ORDER BY u.n",
     )
     .bind(columns.aggregate_types)
     .bind(columns.aggregate_ids)
@@ -256,8 +300,42 @@ async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<()
     .bind(columns.event_versions)
     .bind(columns.payloads)
     .bind(columns.metadata)
-    .execute(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, tx_id, position, recorded_at)| Appended {
+            tx_id,
+            position,
+            recorded_at,
+        })
+        .collect())
+}
+
+/// One multi-row INSERT of `events` in one transaction. A transaction with route
+/// changes takes [`ROUTES_LOCK`] before anything else and moves `route_epoch` to
+/// its last event (migration 0013).
+async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<(), sqlx::Error> {
+    let routes = events.iter().any(|(t, _)| changes_routes(t));
+    let mut tx = pool.begin().await?;
+    if routes {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ROUTES_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let appended = insert_events(&mut tx, events).await?;
+    if routes {
+        let last = appended
+            .iter()
+            .map(|a| a.position)
+            .max()
+            .unwrap_or_default();
+        sqlx::query("UPDATE route_epoch SET tx_id = pg_current_xact_id(), position = $1")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await
 }
 
@@ -266,7 +344,7 @@ async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<()
 /// conflict, which the command path retries from a fresh load; any other unique
 /// violation (e.g. `events_position_idx`) would fail the same way again, and is
 /// reported as what it is.
-fn persistence_error(err: sqlx::Error) -> PersistenceError {
+pub fn persistence_error(err: sqlx::Error) -> PersistenceError {
     match crate::db::classify(&err) {
         crate::db::DbErrorKind::UniqueViolation(crate::db::EVENTS_PKEY) => {
             PersistenceError::OptimisticLockError

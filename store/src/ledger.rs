@@ -21,6 +21,7 @@ pub struct Ledger {
 #[derive(Debug)]
 struct Buses {
     pool: PgPool,
+    repo: GroupCommitRepository,
     services: Services,
     events: CommandBus<IntegrationEvent>,
     deliveries: CommandBus<Delivery>,
@@ -48,7 +49,8 @@ impl Ledger {
                 mappings: CommandBus::new(repo.clone(), services.clone(), up()),
                 api_keys: CommandBus::new(repo.clone(), services.clone(), up()),
                 sync_jobs: CommandBus::new(repo.clone(), services.clone(), up()),
-                subscriptions: CommandBus::new(repo, services.clone(), up()),
+                subscriptions: CommandBus::new(repo.clone(), services.clone(), up()),
+                repo,
                 pool,
                 services,
             }),
@@ -58,6 +60,12 @@ impl Ledger {
     /// The database pool.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// Wakes the subscribers after events were appended outside the command buses
+    /// (the hot path's transactions): see [`GroupCommitRepository::announce`].
+    pub fn announce_appended(&self) {
+        self.inner.repo.announce();
     }
 
     /// The domain services (clock, ids, randomness, cipher).

@@ -77,6 +77,32 @@ impl Handler for ReadModels {
         tx: &mut Transaction<'_, Postgres>,
         events: &[StoredEvent],
     ) -> Result<(), HandlerError> {
+        if self.schema.is_some() {
+            return self.fold(tx, events).await;
+        }
+        let inline = inline_transactions(tx, events).await?;
+        if inline.is_empty() {
+            return self.fold(tx, events).await;
+        }
+        let rest: Vec<StoredEvent> = events
+            .iter()
+            .filter(|e| !inline.contains(&e.tx_id))
+            .cloned()
+            .collect();
+        self.fold(tx, &rest).await
+    }
+}
+
+impl ReadModels {
+    /// Folds `events` into the tables and writes them back.
+    async fn fold(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: &[StoredEvent],
+    ) -> Result<(), HandlerError> {
+        if events.is_empty() {
+            return Ok(());
+        }
         if let Some(schema) = &self.schema {
             sqlx::query("SELECT set_config('search_path', format('%I, public', $1::text), true)")
                 .bind(schema)
@@ -99,6 +125,48 @@ impl Handler for ReadModels {
         }
         Ok(())
     }
+}
+
+/// The transactions of `events` that projected their own events (the hot path's,
+/// ADR 0018): the live projector passes over their events. Markers of
+/// transactions before the batch are deleted here: every event of theirs is behind
+/// the cursor (an open transaction holds the horizon below its id).
+async fn inline_transactions(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[StoredEvent],
+) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+    let Some(first) = events.iter().map(|e| e.tx_id).min() else {
+        return Ok(Default::default());
+    };
+    let mut ids: Vec<i64> = events.iter().map(|e| e.tx_id).collect();
+    ids.dedup();
+    let inline: Vec<i64> = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM inline_projected WHERE tx_id < $2::text::xid8) \
+         SELECT (tx_id::text)::bigint FROM inline_projected \
+         WHERE tx_id = ANY(ARRAY(SELECT t::text::xid8 FROM unnest($1::bigint[]) AS t))",
+    )
+    .bind(&ids)
+    .bind(first.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(inline.into_iter().collect())
+}
+
+/// The hot path's inline projection (ADR 0018): folds `events`, which the caller's
+/// transaction has just appended, into the live read models with the projector's
+/// own fold, and marks the transaction, so that the live projector passes over its
+/// events (a rebuild folds them like any other).
+pub async fn project_inline(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[StoredEvent],
+) -> Result<(), HandlerError> {
+    ReadModels::live().fold(tx, events).await?;
+    sqlx::query(
+        "INSERT INTO inline_projected (tx_id) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Runs the live projection until `shutdown` (waiting its turn if another process
