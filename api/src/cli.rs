@@ -264,6 +264,17 @@ async fn serve_leased(
     });
     let _stop_renewing_on_return = stop_renewing.clone().drop_guard();
     let mut workers = tokio::task::JoinSet::new();
+    // The hot path hands the deliveries it schedules straight to this process's
+    // dispatcher when it runs one (ADR 0018).
+    let (local_sink, mut local_receiver) =
+        if settings.hot_path && roles.contains(&Role::Api) && roles.contains(&Role::Dispatcher) {
+            let config = dispatcher_config(settings)?;
+            let (sink, receiver) =
+                dispatcher::local_channel(&ledger, config.concurrency * 4, config.lease);
+            (Some(sink), Some(receiver))
+        } else {
+            (None, None)
+        };
     for role in roles {
         match role {
             Role::Api => {}
@@ -304,8 +315,9 @@ async fn serve_leased(
             Role::Dispatcher => {
                 let (ledger, shutdown) = (ledger.clone(), shutdown.clone());
                 let config = dispatcher_config(settings)?;
+                let local = local_receiver.take();
                 workers.spawn(async move {
-                    dispatcher::run_dispatcher(ledger, config, shutdown)
+                    dispatcher::run_dispatcher_with(ledger, config, local, shutdown)
                         .await
                         .context("dispatcher")
                 });
@@ -314,7 +326,10 @@ async fn serve_leased(
     }
     // Worker-only processes still answer /health on their listen address.
     let server = if roles.contains(&Role::Api) {
-        let app = Application::build(settings, ledger.clone())
+        let hot = settings
+            .hot_path
+            .then(|| dispatcher::HotPath::new(ledger.clone(), local_sink));
+        let app = Application::build_with_hot_path(settings, ledger.clone(), hot)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         say(&format!(

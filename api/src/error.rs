@@ -101,6 +101,17 @@ pub enum ApiError {
         /// Seconds until the window resets.
         retry_after_secs: u64,
     },
+    /// More accepted deliveries wait than this process sends in its admission
+    /// bound (429, ADR 0018).
+    #[error("{backlog_secs:.1} s of deliveries wait to be sent, over the bound of {bound_secs} s; retry in {retry_after_secs} s")]
+    Overloaded {
+        /// The backlog, in seconds of delivery work.
+        backlog_secs: f64,
+        /// `admission_backlog_secs`.
+        bound_secs: u64,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// The service cannot answer now (503), e.g. the database is unreachable.
     #[error("{detail}")]
     Unavailable {
@@ -140,7 +151,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -160,6 +171,7 @@ impl ApiError {
             Self::NotGrantable { .. } => "scope_not_grantable",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Overloaded { .. } => "backlog_full",
             Self::Internal(_) => "internal",
         }
     }
@@ -211,6 +223,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(self.body())).into_response();
         let retry_after = match &self {
             Self::RateLimited {
+                retry_after_secs, ..
+            }
+            | Self::Overloaded {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             Self::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER_SECS),

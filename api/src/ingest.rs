@@ -13,6 +13,13 @@ use store::commands::CommandError;
 use store::ledger::Ledger;
 
 use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Name of the counter of requests admission slowed or refused, labelled by
+/// `outcome` (`slowed`, `refused`).
+pub const ADMISSION_TOTAL: &str = "ledger_ingest_admission_total";
+/// Name of the gauge of the local dispatcher's backlog, in seconds of work.
+pub const BACKLOG_SECONDS: &str = "ledger_ingest_backlog_seconds";
 
 /// Name of the counter of newly stored events, labelled by `channel`.
 pub const INGESTED_TOTAL: &str = "ledger_events_ingested_total";
@@ -232,16 +239,58 @@ fn wrong_type(prefix: &str, name: &str, expected: &str, got: &Value) -> ApiError
     )
 }
 
+/// Admission (ADR 0018): when this process's dispatcher has more accepted
+/// deliveries waiting than it sends in `admission_backlog_secs`, a request waits
+/// (up to a second, in steps of 10 ms) for the backlog to come back under the
+/// bound; past twice the bound it is refused with 429 `backlog_full` and
+/// `Retry-After`. A process without a local dispatcher admits everything (its
+/// events wait in the queue for whichever dispatcher claims them).
+pub async fn admit(state: &AppState) -> Result<(), ApiError> {
+    let Some(backlog) = state.hot.as_ref().and_then(dispatcher::HotPath::backlog) else {
+        return Ok(());
+    };
+    let bound = state.settings.admission_backlog_secs;
+    // u64 -> f64: a setting of at most 3,600.
+    #[allow(clippy::cast_precision_loss)]
+    let bound_f = bound as f64;
+    let mut seconds = backlog.seconds();
+    metrics::gauge!(BACKLOG_SECONDS).set(seconds);
+    if seconds <= bound_f {
+        return Ok(());
+    }
+    if seconds <= 2.0 * bound_f {
+        metrics::counter!(ADMISSION_TOTAL, "outcome" => "slowed").increment(1);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while seconds > bound_f && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            seconds = backlog.seconds();
+        }
+        return Ok(());
+    }
+    metrics::counter!(ADMISSION_TOTAL, "outcome" => "refused").increment(1);
+    // f64 -> u64: a positive number of seconds, rounded up.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let retry_after_secs = (seconds - bound_f).ceil().max(1.0) as u64;
+    Err(ApiError::Overloaded {
+        backlog_secs: seconds,
+        bound_secs: bound,
+        retry_after_secs,
+    })
+}
+
 /// Stores `event` unless its `(source_system, key)` already holds one, and answers
 /// with the stored event either way. Concurrent duplicates collide on the event
-/// store's primary key; the loser retries and finds the winner's event.
+/// store's primary key; the loser retries and finds the winner's event. With the
+/// hot path (`state.hot`), the event is routed, scheduled and queued in the same
+/// transaction (ADR 0018).
 #[tracing::instrument(skip_all, fields(source = %event.source_system), err)]
 pub async fn receive(
-    ledger: &Ledger,
+    state: &AppState,
     event: NewEvent,
     channel: Channel,
     metadata: &CommandMetadata,
 ) -> Result<StoredEvent, ApiError> {
+    let ledger = &state.ledger;
     let event_id = EventId::generate(&*ledger.services().ids);
     let event_key = event
         .event_key
@@ -257,13 +306,21 @@ pub async fn receive(
         payload: event.payload,
         channel,
     };
-    let executed = ledger
-        .events()
-        .execute(&stream, command, metadata.clone().into_map())
-        .await
-        .map_err(event_error)?;
-    let details = executed
-        .aggregate
+    let aggregate = match &state.hot {
+        Some(hot) => hot
+            .receive(&stream, command, metadata.clone().into_map())
+            .await
+            .map_err(event_error)?,
+        None => {
+            ledger
+                .events()
+                .execute(&stream, command, metadata.clone().into_map())
+                .await
+                .map_err(event_error)?
+                .aggregate
+        }
+    };
+    let details = aggregate
         .details()
         .ok_or_else(|| ApiError::internal("the event stream holds no event after Receive"))?
         .clone();

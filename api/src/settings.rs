@@ -86,6 +86,13 @@ pub struct Settings {
     /// Failed attempts in a row that make a `ledger.endpoint.circuit_opened` notice
     /// (`LEDGER_NOTICE_CIRCUIT_AFTER`, 1 to 1,000).
     pub notice_circuit_after: u32,
+    /// Whether ingest routes, schedules and queues an event in the transaction that
+    /// stores it (`LEDGER_HOT_PATH`, ADR 0018); off, the router does.
+    pub hot_path: bool,
+    /// Seconds of delivery work a process may have accepted and not yet sent
+    /// before its ingest slows, and at twice that answers 429
+    /// (`LEDGER_ADMISSION_BACKLOG_SECS`, 1 to 3,600).
+    pub admission_backlog_secs: u64,
 }
 
 /// The defaults, as the first layer of configuration.
@@ -119,6 +126,8 @@ struct Defaults {
     rebuild_batch: i64,
     notice_window_secs: u64,
     notice_circuit_after: u32,
+    hot_path: bool,
+    admission_backlog_secs: u64,
 }
 
 impl Default for Defaults {
@@ -156,6 +165,8 @@ impl Default for Defaults {
             rebuild_batch: projections::rebuild::BatchSize::DEFAULT.events(),
             notice_window_secs: 60,
             notice_circuit_after: 5,
+            hot_path: true,
+            admission_backlog_secs: 10,
         }
     }
 }
@@ -246,6 +257,12 @@ impl Settings {
         if !(1..=3600).contains(&self.inbound_tolerance_secs) {
             return Err(SettingsError::OutOfRange {
                 field: "inbound_tolerance_secs",
+                reason: "must be 1 to 3600",
+            });
+        }
+        if !(1..=3600).contains(&self.admission_backlog_secs) {
+            return Err(SettingsError::OutOfRange {
+                field: "admission_backlog_secs",
                 reason: "must be 1 to 3600",
             });
         }

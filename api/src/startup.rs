@@ -44,13 +44,20 @@ pub struct AppState {
     pub sandbox: Arc<dispatcher::sandbox::SandboxPool>,
     /// The closed minutes `overview` has counted.
     pub overview: Arc<crate::graphql::overview::MinuteCache>,
+    /// Routing, scheduling and queueing at ingest (ADR 0018), unless `hot_path` is
+    /// off.
+    pub hot: Option<dispatcher::HotPath>,
 }
 
 impl AppState {
-    /// The state for `settings` and `ledger`.
+    /// The state for `settings` and `ledger`; its hot path (when on) hands no
+    /// delivery to a dispatcher of this process: see [`AppState::with_hot_path`].
     pub fn new(settings: &Settings, ledger: Ledger) -> Self {
         let pool = ledger.pool().clone();
         Self {
+            hot: settings
+                .hot_path
+                .then(|| dispatcher::HotPath::new(ledger.clone(), None)),
             rate_limiter: Arc::new(crate::rate_limit::RateLimiter::new(pool.clone())),
             pool,
             ledger,
@@ -60,6 +67,13 @@ impl AppState {
             sandbox: Arc::new(crate::graphql::dry_run::sandbox(settings)),
             overview: Arc::default(),
         }
+    }
+
+    /// This state with `hot` as its hot path (one that hands deliveries to this
+    /// process's dispatcher).
+    pub fn with_hot_path(mut self, hot: Option<dispatcher::HotPath>) -> Self {
+        self.hot = hot;
+        self
     }
 }
 
@@ -75,6 +89,18 @@ impl Application {
     pub async fn build(settings: &Settings, ledger: Ledger) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
         let state = AppState::new(settings, ledger);
+        Ok(Self { listener, state })
+    }
+
+    /// [`Application::build`] with `hot` as the hot path (see
+    /// [`AppState::with_hot_path`]).
+    pub async fn build_with_hot_path(
+        settings: &Settings,
+        ledger: Ledger,
+        hot: Option<dispatcher::HotPath>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let state = AppState::new(settings, ledger).with_hot_path(hot);
         Ok(Self { listener, state })
     }
 

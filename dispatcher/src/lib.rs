@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod hot;
 mod meta;
 pub mod metrics;
 pub mod notices;
@@ -63,13 +64,14 @@ use store::ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{ConfigError, DispatcherConfig, RouterConfig};
+pub use hot::{local_channel, HotPath};
 pub use replay::{ReplayError, ReplayFilter, ReplayOptions, Requeued};
 pub use router::{Router, ROUTER_NAME};
 pub use sender::{
     OutboundRequest, Outcome, SendError, Sender, SenderConfig, WebhookHeaders, USER_AGENT,
 };
 pub use ssrf::{GuardedResolver, SsrfError, TargetPolicy};
-pub use worker::{run_dispatcher, DispatchError, QUEUE_CHANNEL};
+pub use worker::{run_dispatcher, run_dispatcher_with, DispatchError, QUEUE_CHANNEL};
 
 /// Why the router stopped.
 #[derive(Debug, thiserror::Error)]

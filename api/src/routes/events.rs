@@ -51,16 +51,16 @@ pub async fn ingest(
     let request =
         ingest::read_request(ingest::parse_json(&body)?, state.settings.max_batch_events)?;
     let metadata = super::metadata(&state, &headers, principal.actor());
+    ingest::admit(&state).await?;
     match request {
         IngestRequest::One(event) => {
-            let stored = ingest::receive(&state.ledger, event, Channel::Rest, &metadata).await?;
+            let stored = ingest::receive(&state, event, Channel::Rest, &metadata).await?;
             Ok((status_of([&stored]), Json(stored)).into_response())
         }
         IngestRequest::Batch(events) => {
-            let ledger = &state.ledger;
-            let metadata = &metadata;
+            let (state, metadata) = (&state, &metadata);
             let results: Vec<Result<StoredEvent, ApiError>> = futures_util::stream::iter(events)
-                .map(|event| ingest::receive(ledger, event, Channel::Rest, metadata))
+                .map(|event| ingest::receive(state, event, Channel::Rest, metadata))
                 .buffered(BATCH_CONCURRENCY)
                 .collect()
                 .await;

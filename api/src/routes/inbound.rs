@@ -107,7 +107,8 @@ pub async fn receive(
     let webhook_id = id.unwrap_or_default();
     let event = read_event(&body, &source, webhook_id)?;
     let metadata = super::metadata(&state, &headers, Actor::System);
-    let stored = ingest::receive(&state.ledger, event, Channel::Inbound, &metadata).await?;
+    ingest::admit(&state).await?;
+    let stored = ingest::receive(&state, event, Channel::Inbound, &metadata).await?;
     let event_id = stored.id.parse::<i64>().map_err(ApiError::internal)?;
     crate::inbound::record_webhook_id(&state.pool, &source, webhook_id, event_id).await?;
     let status = if stored.duplicate {

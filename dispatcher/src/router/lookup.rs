@@ -245,16 +245,19 @@ pub(crate) async fn wait_for_checkpoint(
 }
 
 /// The streams among `streams` (`IntegrationEvent` aggregate ids) whose routing is
-/// in the log already: a batch read again after a crash between its commands and
-/// its checkpoint. One probe of the log's primary key per stream.
+/// in the log already, with the transaction that recorded it: a batch read again
+/// after a crash between its commands and its checkpoint, or events the hot path
+/// routed in the transaction that received them (ADR 0018). One probe of the log's
+/// primary key per stream.
 pub(crate) async fn already_routed(
     conn: &mut PgConnection,
     streams: &[String],
-) -> Result<HashSet<String>, sqlx::Error> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT aggregate_id FROM events \
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT aggregate_id, min((tx_id::text)::bigint) FROM events \
          WHERE aggregate_type = 'IntegrationEvent' AND aggregate_id = ANY($1) \
-           AND event_type IN ('EventRouted', 'EventUnroutable')",
+           AND event_type IN ('EventRouted', 'EventUnroutable') \
+         GROUP BY aggregate_id",
     )
     .bind(streams)
     .fetch_all(conn)

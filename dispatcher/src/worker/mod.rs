@@ -52,6 +52,18 @@ use crate::report;
 use crate::sender::{SendError, Sender};
 
 pub use attempt::attempt_outcome;
+pub(crate) use attempt::Due;
+pub(crate) use queue::release as release_leases;
+pub(crate) use queue::Claimed;
+
+/// A dispatcher's name in the leases it takes: process id and a random part.
+pub(crate) fn new_worker_id(ledger: &Ledger) -> String {
+    format!(
+        "dispatcher-{}-{:08x}",
+        std::process::id(),
+        ledger.services().random.next_u64() & 0xffff_ffff
+    )
+}
 
 /// The channel a `retry_queue` insert notifies (trigger of migration 0004).
 pub const QUEUE_CHANNEL: &str = "ledger_retry_queue";
@@ -151,14 +163,24 @@ pub async fn run_dispatcher(
     config: DispatcherConfig,
     shutdown: CancellationToken,
 ) -> Result<(), DispatchError> {
+    run_dispatcher_with(ledger, config, None, shutdown).await
+}
+
+/// [`run_dispatcher`], also sending the deliveries the hot path hands to it through
+/// `local` (leased to it in the transaction that scheduled them, ADR 0018).
+pub async fn run_dispatcher_with(
+    ledger: Ledger,
+    config: DispatcherConfig,
+    local: Option<crate::hot::LocalReceiver>,
+    shutdown: CancellationToken,
+) -> Result<(), DispatchError> {
     config.validate()?;
     let sender =
         Sender::new(&config.sender, config.target_policy.clone()).map_err(DispatchError::Sender)?;
-    let worker_id = format!(
-        "dispatcher-{}-{:08x}",
-        std::process::id(),
-        ledger.services().random.next_u64() & 0xffff_ffff
-    );
+    let (worker_id, mut local, backlog) = match local {
+        Some(local) => (local.worker_id, Some(local.receiver), Some(local.backlog)),
+        None => (new_worker_id(&ledger), None, None),
+    };
     let mut listener = PgListener::connect_with(ledger.pool()).await?;
     listener.listen(QUEUE_CHANNEL).await?;
     let vacuum_stop = CancellationToken::new();
@@ -188,6 +210,8 @@ pub async fn run_dispatcher(
     });
     tracing::info!(worker = %ctx.worker_id, "dispatcher started");
     let mut tasks: Tasks = JoinSet::new();
+    // Hot-path deliveries received and waiting for their endpoint's slot.
+    let mut waiting: std::collections::VecDeque<crate::hot::Inline> = Default::default();
     // When to claim next, and what limited the last claim.
     let mut claim_at = Instant::now();
     let mut limited = Limited::default();
@@ -204,6 +228,9 @@ pub async fn run_dispatcher(
                 claim_at = after_attempt(&ctx, &slots, &limited, claim_at, endpoint_id, next);
             }
         }
+        let started = start_waiting(&ctx, &slots, &mut tasks, &mut waiting, backlog.as_ref()).await;
+        // Their rows are deleted when they finish, like claimed ones: vacuum.
+        claimed.fetch_add(started, Ordering::Relaxed);
         if Instant::now() >= claim_at {
             (claim_at, limited) = claim_and_start(&ctx, &slots, &mut tasks, &mut poll).await;
             claimed.fetch_add(limited.rows, Ordering::Relaxed);
@@ -226,16 +253,80 @@ pub async fn run_dispatcher(
                 }
             },
             _ = tokio::time::sleep_until(claim_at) => {}
+            Some(inline) = recv_local(&mut local), if waiting.len() < slots.limit => {
+                waiting.push_back(inline);
+                // Everything already in the channel goes with it.
+                while waiting.len() < slots.limit {
+                    match local.as_mut().map(tokio::sync::mpsc::Receiver::try_recv) {
+                        Some(Ok(inline)) => waiting.push_back(inline),
+                        _ => break,
+                    }
+                }
+            }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let Ok((endpoint_id, next)) = done else { continue };
                 claim_at = after_attempt(&ctx, &slots, &limited, claim_at, endpoint_id, next);
             }
         }
     }
+    // Hot-path deliveries not started keep their leases, and are claimed when
+    // those expire (the same `webhook-id`).
+    drop(waiting);
     drain(&ctx, tasks).await;
     vacuum_stop.cancel();
     let _ = vacuum.await;
     Ok(())
+}
+
+/// The next hot-path delivery, or never when this dispatcher has no hot path.
+async fn recv_local(
+    local: &mut Option<tokio::sync::mpsc::Receiver<crate::hot::Inline>>,
+) -> Option<crate::hot::Inline> {
+    match local {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts the waiting hot-path deliveries whose endpoint has a free slot, in the
+/// order they came; how many.
+async fn start_waiting(
+    ctx: &Arc<attempt::Context>,
+    slots: &Arc<Slots>,
+    tasks: &mut Tasks,
+    waiting: &mut std::collections::VecDeque<crate::hot::Inline>,
+    backlog: Option<&Arc<crate::hot::Backlog>>,
+) -> u64 {
+    let mut started = 0;
+    let mut kept = std::collections::VecDeque::new();
+    while let Some(inline) = waiting.pop_front() {
+        let endpoint_id = inline.row.endpoint_id;
+        if slots.free() == 0 || slots.held_by(endpoint_id) >= slots.per_endpoint_limit {
+            kept.push_back(inline);
+            continue;
+        }
+        let Some(slot) = slots.take(endpoint_id).await else {
+            kept.push_back(inline);
+            break;
+        };
+        let ctx = Arc::clone(ctx);
+        let backlog = backlog.cloned();
+        started += 1;
+        tasks.spawn(async move {
+            let next = attempt::run_due(&ctx, inline.row, inline.due)
+                .await
+                .ok()
+                .flatten();
+            drop(slot);
+            if let Some(backlog) = backlog {
+                backlog.finished_one();
+            }
+            (endpoint_id, next)
+        });
+    }
+    kept.append(waiting);
+    *waiting = kept;
+    started
 }
 
 /// How often the dispatcher vacuums `retry_queue` while it claims rows.

@@ -256,3 +256,21 @@ pub(crate) async fn drop_stale(
     };
     Ok(())
 }
+
+/// Gives back the leases `worker_id` holds on `ids` (hot-path rows its channel had
+/// no room for), so that any dispatcher claims them now.
+pub(crate) async fn release(
+    pool: &PgPool,
+    ids: &[i64],
+    worker_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE retry_queue SET leased_until = NULL, leased_by = NULL \
+         WHERE id = ANY($1) AND leased_by = $2",
+    )
+    .bind(ids)
+    .bind(worker_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

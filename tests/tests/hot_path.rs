@@ -1,0 +1,184 @@
+//! The hot path end to end (issue #11, ADR 0018): a real `ledgerd` with every role
+//! routes, schedules, queues and leases each accepted event's deliveries in the
+//! transaction that stores it, and hands them to its own dispatcher; killed with
+//! SIGKILL between those commits and its sends, it loses nothing: another process
+//! sends them once the leases end, with the same `webhook-id`.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use domain::{Actor, CommandMetadata, Services};
+use secrecy::ExposeSecret as _;
+use serde_json::json;
+use store::ledger::Ledger;
+use tests::process::Ledgerd;
+use tests::TestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ledgerd-e2e");
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const EVENTS: usize = 6;
+
+/// Arrivals per `webhook-id`; each request is answered after `pause`.
+type Seen = Arc<Mutex<HashMap<String, u32>>>;
+
+async fn receiver(pause: Duration) -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let state = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap| {
+            let seen = state.clone();
+            async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                *seen.lock().unwrap().entry(id).or_default() += 1;
+                tokio::time::sleep(pause).await;
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://127.0.0.1:{port}/hook"), seen)
+}
+
+/// `ledgerd` with every role; one delivery per endpoint at a time, short leases.
+async fn serve(db: &TestDatabase) -> Ledgerd {
+    Ledgerd::serve(
+        BIN,
+        &[],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("LEDGER_MASTER_KEY", MASTER_KEY),
+            ("LEDGER_ALLOWED_TARGETS", "127.0.0.1/32"),
+            ("LEDGER_DISPATCHER_LEASE_SECS", "5"),
+            ("LEDGER_DISPATCHER_PER_ENDPOINT_CONCURRENCY", "1"),
+            ("LEDGER_DISPATCHER_POLL_INTERVAL_MS", "200"),
+            ("LEDGER_HTTP_TOTAL_TIMEOUT_SECS", "3"),
+            ("LEDGER_MAPPING_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await
+    .unwrap()
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() {
+    let db = TestDatabase::new().await;
+    let cipher_key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
+    let ledger = Ledger::new(
+        db.pool.clone(),
+        Services::production(&cipher_key, 903).unwrap(),
+    );
+    let (url, seen) = receiver(Duration::from_millis(1500)).await;
+    tests::setup::subscribe(&ledger, 71, 72, "crm", &url, None).await;
+    projections::read_models::catch_up(&db.pool).await.unwrap();
+    let key = api::keys::issue(
+        &ledger,
+        "producer",
+        domain::scope::Permissions::parse(["admin"]).unwrap(),
+        None,
+        CommandMetadata::for_request(Actor::System, "test"),
+    )
+    .await
+    .unwrap()
+    .key
+    .expose_secret()
+    .to_owned();
+
+    let first = serve(&db).await;
+    let client = reqwest::Client::new();
+    for i in 0..EVENTS {
+        let response = client
+            .post(format!("{}/v1/events", first.url()))
+            .bearer_auth(&key)
+            .json(&json!({
+                "event_type": tests::setup::EVENT_TYPE,
+                "source_system": "shop",
+                "event_id": format!("order-{i}"),
+                "payload": {"i": i},
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+        let stored: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            stored["status"], "routed",
+            "routed in the transaction that stored it"
+        );
+    }
+    // Each event's routing and its delivery's scheduling were appended by the
+    // transaction that appended the event.
+    let together: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events r \
+         JOIN events d ON d.tx_id = r.tx_id AND d.event_type = 'DeliveryScheduled' \
+         JOIN events x ON x.tx_id = r.tx_id AND x.aggregate_id = r.aggregate_id \
+                      AND x.event_type = 'EventRouted' \
+         WHERE r.event_type = 'EventReceived' \
+           AND d.payload -> 'DeliveryScheduled' ->> 'event_id' \
+               = r.payload -> 'EventReceived' ->> 'event_id'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(together, EVENTS as i64);
+
+    // One delivery is at the receiver (1.5 s), the others committed, leased to this
+    // process and waiting for the endpoint's one slot: kill it now.
+    wait_until("the first send", Duration::from_secs(20), || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+    let prefix = format!("dispatcher-{}-%", first.pid());
+    first.kill().unwrap();
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM retry_queue WHERE leased_by LIKE $1 AND leased_until > now()",
+    )
+    .bind(&prefix)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let sent_before_kill = seen.lock().unwrap().len();
+    assert!(
+        held as usize >= EVENTS - sent_before_kill,
+        "the unsent deliveries are leased to the killed process ({held} held, {sent_before_kill} sent)"
+    );
+    assert!(
+        sent_before_kill < EVENTS,
+        "killed before it sent everything"
+    );
+
+    let second = serve(&db).await;
+    wait_until("every delivery", Duration::from_secs(60), || {
+        seen.lock().unwrap().len() >= EVENTS
+    })
+    .await;
+    // The last answers, then a moment for any duplicate.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(second);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), EVENTS, "one webhook-id per delivery: {seen:?}");
+    let repeats: u32 = seen.values().map(|n| n - 1).sum();
+    assert!(
+        repeats <= 1,
+        "only the send in flight at the kill may come again (same webhook-id): {seen:?}"
+    );
+}
