@@ -43,3 +43,22 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- The first statement of a routing ingest transaction, in one round trip: queue
+-- rows stay quiet, the routes lock is taken shared (`lock`), and then (a statement
+-- of its own, so its snapshot is taken once the lock is held) where the last route
+-- change is and whether `projection`'s checkpoint has reached it.
+CREATE FUNCTION ledger_route_epoch(lock bigint, projection text)
+    RETURNS TABLE (tx_id bigint, epoch_position bigint, projected boolean)
+    LANGUAGE plpgsql VOLATILE AS
+$$
+BEGIN
+    PERFORM set_config('ledger.quiet_queue', 'on', true);
+    PERFORM pg_advisory_xact_lock_shared(lock);
+    RETURN QUERY
+        SELECT (e.tx_id::text)::bigint, e.position,
+               coalesce((c.tx_id, c.position) >= (e.tx_id, e.position), false)
+        FROM route_epoch e
+        LEFT JOIN subscription_checkpoints c ON c.name = projection;
+END
+$$;

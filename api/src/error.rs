@@ -103,12 +103,12 @@ pub enum ApiError {
     },
     /// More accepted deliveries wait than this process sends in its admission
     /// bound (429, ADR 0018).
-    #[error("{backlog_secs:.1} s of deliveries wait to be sent, over the bound of {bound_secs} s; retry in {retry_after_secs} s")]
+    #[error("{backlog_secs:.2} s of deliveries wait to be sent, over twice the bound of {bound_ms} ms; retry in {retry_after_secs} s")]
     Overloaded {
         /// The backlog, in seconds of delivery work.
         backlog_secs: f64,
-        /// `admission_backlog_secs`.
-        bound_secs: u64,
+        /// `admission_backlog_ms`.
+        bound_ms: u64,
         /// Seconds to wait.
         retry_after_secs: u64,
     },

@@ -240,40 +240,38 @@ fn wrong_type(prefix: &str, name: &str, expected: &str, got: &Value) -> ApiError
 }
 
 /// Admission (ADR 0018): when this process's dispatcher has more accepted
-/// deliveries waiting than it sends in `admission_backlog_secs`, a request waits
-/// (up to a second, in steps of 10 ms) for the backlog to come back under the
-/// bound; past twice the bound it is refused with 429 `backlog_full` and
-/// `Retry-After`. A process without a local dispatcher admits everything (its
-/// events wait in the queue for whichever dispatcher claims them).
+/// deliveries waiting than it sends in `admission_backlog_ms` (and more than its
+/// concurrency), a request waits (up to a second, in steps of 5 ms) for the backlog
+/// to come back under the bound; past twice the bound it is refused with 429
+/// `backlog_full` and `Retry-After`. A process without a local dispatcher admits
+/// everything (its events wait in the queue for whichever dispatcher claims them).
 pub async fn admit(state: &AppState) -> Result<(), ApiError> {
     let Some(backlog) = state.hot.as_ref().and_then(dispatcher::HotPath::backlog) else {
         return Ok(());
     };
-    let bound = state.settings.admission_backlog_secs;
-    // u64 -> f64: a setting of at most 3,600.
+    let bound = std::time::Duration::from_millis(state.settings.admission_backlog_ms);
+    // u64 -> f64: counts far below 2^52.
     #[allow(clippy::cast_precision_loss)]
-    let bound_f = bound as f64;
-    let mut seconds = backlog.seconds();
+    let seconds = backlog.unsent() as f64 / backlog.rate();
     metrics::gauge!(BACKLOG_SECONDS).set(seconds);
-    if seconds <= bound_f {
+    let Some(excess) = backlog.excess(bound) else {
         return Ok(());
-    }
-    if seconds <= 2.0 * bound_f {
+    };
+    if excess.ratio <= 2.0 {
         metrics::counter!(ADMISSION_TOTAL, "outcome" => "slowed").increment(1);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-        while seconds > bound_f && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            seconds = backlog.seconds();
+        while backlog.excess(bound).is_some() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         return Ok(());
     }
     metrics::counter!(ADMISSION_TOTAL, "outcome" => "refused").increment(1);
     // f64 -> u64: a positive number of seconds, rounded up.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let retry_after_secs = (seconds - bound_f).ceil().max(1.0) as u64;
+    let retry_after_secs = excess.seconds.ceil().max(1.0) as u64;
     Err(ApiError::Overloaded {
         backlog_secs: seconds,
-        bound_secs: bound,
+        bound_ms: state.settings.admission_backlog_ms,
         retry_after_secs,
     })
 }

@@ -350,6 +350,7 @@ pub async fn run_projector(
     ledger: Ledger,
     batch: rebuild::BatchSize,
     idle_poll_max: std::time::Duration,
+    linger: std::time::Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool = ledger.pool().clone();
@@ -368,6 +369,7 @@ pub async fn run_projector(
         pool,
         SubscriptionConfig {
             idle_poll_max,
+            linger,
             ..SubscriptionConfig::default()
         },
         projections::subscription::record_stops(ledger.clone()),

@@ -89,10 +89,10 @@ pub struct Settings {
     /// Whether ingest routes, schedules and queues an event in the transaction that
     /// stores it (`LEDGER_HOT_PATH`, ADR 0018); off, the router does.
     pub hot_path: bool,
-    /// Seconds of delivery work a process may have accepted and not yet sent
-    /// before its ingest slows, and at twice that answers 429
-    /// (`LEDGER_ADMISSION_BACKLOG_SECS`, 1 to 3,600).
-    pub admission_backlog_secs: u64,
+    /// Milliseconds of delivery work a process may have accepted and not yet sent
+    /// (beyond its dispatcher's concurrency) before its ingest slows, and at twice
+    /// that answers 429 (`LEDGER_ADMISSION_BACKLOG_MS`, 10 to 3,600,000).
+    pub admission_backlog_ms: u64,
 }
 
 /// The defaults, as the first layer of configuration.
@@ -127,7 +127,7 @@ struct Defaults {
     notice_window_secs: u64,
     notice_circuit_after: u32,
     hot_path: bool,
-    admission_backlog_secs: u64,
+    admission_backlog_ms: u64,
 }
 
 impl Default for Defaults {
@@ -166,7 +166,7 @@ impl Default for Defaults {
             notice_window_secs: 60,
             notice_circuit_after: 5,
             hot_path: true,
-            admission_backlog_secs: 10,
+            admission_backlog_ms: 250,
         }
     }
 }
@@ -260,10 +260,10 @@ impl Settings {
                 reason: "must be 1 to 3600",
             });
         }
-        if !(1..=3600).contains(&self.admission_backlog_secs) {
+        if !(10..=3_600_000).contains(&self.admission_backlog_ms) {
             return Err(SettingsError::OutOfRange {
-                field: "admission_backlog_secs",
-                reason: "must be 1 to 3600",
+                field: "admission_backlog_ms",
+                reason: "must be 10 to 3600000",
             });
         }
         if !(1..=3_600_000).contains(&self.idle_poll_max_ms) {

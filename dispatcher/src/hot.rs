@@ -5,8 +5,10 @@
 //!
 //! # One transaction
 //!
-//! `Receive` is decided as before (the stream is loaded; a duplicate appends nothing
-//! and never gets here). The decided `EventReceived` joins a queue; a few writer
+//! `Receive` is decided on an empty stream first, without reading it: a stream that
+//! exists makes the append collide on the events' primary key, and the command is
+//! decided again on the stream as loaded (a duplicate appends nothing and never gets
+//! here). The decided `EventReceived` joins a queue; a few writer
 //! tasks each take whatever is queued and, in one transaction:
 //!
 //! 1. take the routes lock shared (`store::group_commit::ROUTES_LOCK`, migration
@@ -24,8 +26,8 @@
 //! 3. appends every `EventReceived`, `EventRouted` (or `EventUnroutable`) and
 //!    `DeliveryScheduled` of the batch with one INSERT;
 //! 4. folds them into the read models with the projector's own code
-//!    (`projections::read_models::project_inline`), which marks the transaction so
-//!    the live projector passes over its events; the queue rows are inserted
+//!    (`projections::read_models::fold_inline`) and marks the transaction so the
+//!    live projector passes over its events; the queue rows are inserted
 //!    without a notification;
 //! 5. leases the rows of active endpoints to this process's dispatcher, as many as
 //!    its channel has room for.
@@ -85,6 +87,18 @@ pub struct Backlog {
     finished: AtomicU64,
     /// Finished per second, as `f64` bits (an exponential moving average).
     rate: AtomicU64,
+    /// A backlog this small is always admitted (the dispatcher's concurrency): it
+    /// is what one round of sends takes, whatever the rate says.
+    floor: u64,
+}
+
+/// A backlog past its bound (see [`Backlog::excess`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Excess {
+    /// How many times the allowance the backlog is (more than 1).
+    pub ratio: f64,
+    /// Seconds of work past the allowance, at the recent rate.
+    pub seconds: f64,
 }
 
 impl Backlog {
@@ -100,12 +114,18 @@ impl Backlog {
         f64::from_bits(self.rate.load(AtomicOrdering::Relaxed)).max(1.0)
     }
 
-    /// Seconds of delivery work waiting, at the recent rate.
-    pub fn seconds(&self) -> f64 {
-        // u64 -> f64: a backlog is far below 2^52.
+    /// Whether the backlog is more than `bound` of work at the recent rate (and
+    /// more than the floor), and by how much.
+    pub fn excess(&self, bound: Duration) -> Option<Excess> {
+        // u64 -> f64: counts far below 2^52.
         #[allow(clippy::cast_precision_loss)]
-        let unsent = self.unsent() as f64;
-        unsent / self.rate()
+        let (unsent, floor) = (self.unsent() as f64, self.floor as f64);
+        let rate = self.rate();
+        let allowance = (bound.as_secs_f64() * rate).max(floor).max(1.0);
+        (unsent > allowance).then(|| Excess {
+            ratio: unsent / allowance,
+            seconds: (unsent - allowance) / rate,
+        })
     }
 
     pub(crate) fn finished_one(&self) {
@@ -161,15 +181,20 @@ pub struct LocalReceiver {
 
 /// A channel from the hot path to this process's dispatcher, holding up to
 /// `capacity` deliveries, leased for `lease`; the dispatcher's worker id is made
-/// here, so that the hot path can lease rows in its name.
+/// here, so that the hot path can lease rows in its name. A backlog of up to
+/// `floor` deliveries is always admitted.
 pub fn local_channel(
     ledger: &Ledger,
     capacity: usize,
     lease: Duration,
+    floor: usize,
 ) -> (LocalSink, LocalReceiver) {
     let (sender, receiver) = mpsc::channel(capacity.max(1));
     let worker_id = crate::worker::new_worker_id(ledger);
-    let backlog = Arc::new(Backlog::default());
+    let backlog = Arc::new(Backlog {
+        floor: u64::try_from(floor).unwrap_or(u64::MAX),
+        ..Backlog::default()
+    });
     backlog.sample();
     (
         LocalSink {
@@ -323,12 +348,19 @@ impl HotPath {
         metadata: HashMap<String, String>,
     ) -> Result<IntegrationEvent, CommandError<IntegrationEventError>> {
         let ledger = &self.shared.ledger;
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let (mut aggregate, sequence) = ledger
-                .events()
-                .load(stream)
-                .await
-                .map_err(CommandError::Store)?;
+        for attempt in 0..MAX_CONFLICT_RETRIES {
+            // First as a new stream, without reading it: a stream that exists makes
+            // the append collide on the events' primary key, and the command is
+            // decided again on the stream as it is (a duplicate appends nothing).
+            let (mut aggregate, sequence) = if attempt == 0 {
+                (IntegrationEvent::default(), 0)
+            } else {
+                ledger
+                    .events()
+                    .load(stream)
+                    .await
+                    .map_err(CommandError::Store)?
+            };
             let sink = EventSink::default();
             aggregate
                 .handle(command.clone(), ledger.services(), &sink)
@@ -495,18 +527,11 @@ struct Planned {
 async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error> {
     let ledger = &shared.ledger;
     let mut tx = ledger.pool().begin().await?;
-    sqlx::query(
-        "SELECT set_config('ledger.quiet_queue', 'on', true), pg_advisory_xact_lock_shared($1)",
+    // Quiet queue rows, the routes lock shared, then the epoch (migration 0013).
+    let row = sqlx::query(
+        "SELECT tx_id, epoch_position AS position, projected FROM ledger_route_epoch($1, $2)",
     )
     .bind(ROUTES_LOCK)
-    .execute(&mut *tx)
-    .await?;
-    // A statement of its own: its snapshot is taken once the lock is held.
-    let row = sqlx::query(
-        "SELECT (e.tx_id::text)::bigint AS tx_id, e.position, \
-                coalesce((c.tx_id, c.position) >= (e.tx_id, e.position), false) AS projected \
-         FROM route_epoch e LEFT JOIN subscription_checkpoints c ON c.name = $1",
-    )
     .bind(read_models::NAME)
     .fetch_one(&mut *tx)
     .await?;
@@ -545,7 +570,7 @@ async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error>
             recorded_at: at.recorded_at,
         })
         .collect();
-    read_models::project_inline(&mut tx, &stored)
+    read_models::fold_inline(&mut tx, &stored)
         .await
         .map_err(|err| match err {
             projections::subscription::HandlerError::Database(err) => err,
@@ -590,18 +615,23 @@ async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error>
             _ => announce_queue = true,
         }
     }
-    if let (Some(sink), false) = (&shared.local, local.is_empty()) {
-        let ids: Vec<i64> = local.iter().map(|i| i.row.delivery_id).collect();
-        sqlx::query(
-            "UPDATE retry_queue SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
-             WHERE id = ANY($3)",
-        )
-        .bind(sink.lease_secs)
-        .bind(&sink.worker_id)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    }
+    // The transaction is marked as one that projected its own events, in the
+    // statement that leases the rows.
+    let (worker_id, lease_secs) = shared.local.as_ref().map_or((String::new(), 0.0), |l| {
+        (l.worker_id.clone(), l.lease_secs)
+    });
+    let ids: Vec<i64> = local.iter().map(|i| i.row.delivery_id).collect();
+    sqlx::query(&format!(
+        "WITH marked AS ({}) \
+         UPDATE retry_queue SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
+         WHERE id = ANY($3)",
+        read_models::MARK_INLINE
+    ))
+    .bind(lease_secs)
+    .bind(&worker_id)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Committed {
         aggregates,

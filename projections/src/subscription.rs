@@ -139,6 +139,10 @@ pub struct SubscriptionConfig {
     pub idle_poll_max: Duration,
     /// How long to wait before retrying after a database error.
     pub retry_delay: Duration,
+    /// How long to wait after a notification before reading, so that the events
+    /// of the next few commits share the read, the transaction and the checkpoint
+    /// (zero: read at once). For subscriptions off the hot path (ADR 0018).
+    pub linger: Duration,
 }
 
 /// The default of [`SubscriptionConfig::idle_poll_max`] (and of the dispatcher's).
@@ -151,6 +155,7 @@ impl Default for SubscriptionConfig {
             poll_interval: Duration::from_millis(500),
             idle_poll_max: IDLE_POLL_MAX,
             retry_delay: Duration::from_secs(1),
+            linger: Duration::ZERO,
         }
     }
 }
@@ -662,6 +667,13 @@ impl<H: Handler> Subscription<H> {
                 notified = wait_for_notification(&mut listener, wait) => {
                     if notified {
                         poll.reset();
+                        if !self.config.linger.is_zero() {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => break Ok(()),
+                                _ = tokio::time::sleep(self.config.linger) => {}
+                            }
+                            take_received(&mut listener).await;
+                        }
                     }
                 }
             }

@@ -111,6 +111,7 @@ fn config(batch_size: i64) -> SubscriptionConfig {
         poll_interval: Duration::from_millis(50),
         idle_poll_max: Duration::from_millis(50),
         retry_delay: Duration::from_millis(50),
+        linger: Duration::ZERO,
     }
 }
 

@@ -269,6 +269,52 @@ pub async fn insert_events(
     conn: &mut sqlx::PgConnection,
     events: &[(&str, &SerializedEvent)],
 ) -> Result<Vec<Appended>, sqlx::Error> {
+    let sql = format!(
+        "{INSERT} RETURNING aggregate_type, aggregate_id, sequence, \
+         (tx_id::text)::bigint, position, recorded_at"
+    );
+    let rows: Vec<(String, String, i64, i64, i64, chrono::DateTime<chrono::Utc>)> =
+        bind_columns(sqlx::query_as(&sql), events)
+            .fetch_all(&mut *conn)
+            .await?;
+    // RETURNING's order is not promised: each place is matched to its event.
+    let mut places: std::collections::HashMap<(String, String, i64), Appended> = rows
+        .into_iter()
+        .map(|(t, i, s, tx_id, position, recorded_at)| {
+            let place = Appended {
+                tx_id,
+                position,
+                recorded_at,
+            };
+            ((t, i, s), place)
+        })
+        .collect();
+    events
+        .iter()
+        .map(|(t, e)| {
+            let key = (
+                (*t).to_owned(),
+                e.aggregate_id.clone(),
+                i64::try_from(e.sequence).unwrap_or(i64::MAX),
+            );
+            places
+                .remove(&key)
+                .ok_or_else(|| sqlx::Error::Protocol("an appended event was not returned".into()))
+        })
+        .collect()
+}
+
+/// The multi-row INSERT of `events`, from one array per column.
+const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+     SELECT t, i, s, et, ev, p::json, m::json \
+     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+       AS u(t, i, s, et, ev, p, m)";
+
+/// Binds the columns of `events` to [`INSERT`]'s parameters.
+fn bind_columns<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    events: &'q [(&'q str, &'q SerializedEvent)],
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
     let mut columns = Columns::default();
     for (aggregate_type, event) in events {
         columns.aggregate_types.push(aggregate_type);
@@ -281,35 +327,14 @@ pub async fn insert_events(
         columns.payloads.push(event.payload.to_string());
         columns.metadata.push(event.metadata.to_string());
     }
-    // `WITH ORDINALITY` numbers the input rows; the answer is sorted by it, so each
-    // place is matched to its event whatever order RETURNING gives.
-    let rows: Vec<(i64, i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], \
-                $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(t, i, s, et, ev, p, m, n)), \
-         ins AS (INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-                 SELECT t, i, s, et, ev, p::json, m::json FROM u ORDER BY n \
-                 RETURNING aggregate_type, aggregate_id, sequence, (tx_id::text)::bigint AS tx_id, position, recorded_at) \
-         SELECT u.n, ins.tx_id, ins.position, ins.recorded_at FROM ins \
-         JOIN u ON u.t = ins.aggregate_type AND u.i = ins.aggregate_id AND u.s = ins.sequence \
-         ORDER BY u.n",
-    )
-    .bind(columns.aggregate_types)
-    .bind(columns.aggregate_ids)
-    .bind(columns.sequences)
-    .bind(columns.event_types)
-    .bind(columns.event_versions)
-    .bind(columns.payloads)
-    .bind(columns.metadata)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(_, tx_id, position, recorded_at)| Appended {
-            tx_id,
-            position,
-            recorded_at,
-        })
-        .collect())
+    query
+        .bind(columns.aggregate_types)
+        .bind(columns.aggregate_ids)
+        .bind(columns.sequences)
+        .bind(columns.event_types)
+        .bind(columns.event_versions)
+        .bind(columns.payloads)
+        .bind(columns.metadata)
 }
 
 /// One multi-row INSERT of `events` in one transaction. A transaction with route
@@ -324,16 +349,19 @@ async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<()
             .execute(&mut *tx)
             .await?;
     }
-    let appended = insert_events(&mut tx, events).await?;
     if routes {
-        let last = appended
-            .iter()
-            .map(|a| a.position)
-            .max()
-            .unwrap_or_default();
+        let sql =
+            format!("WITH ins AS ({INSERT} RETURNING position) SELECT max(position) FROM ins");
+        let (last,): (Option<i64>,) = bind_columns(sqlx::query_as(&sql), events)
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query("UPDATE route_epoch SET tx_id = pg_current_xact_id(), position = $1")
-            .bind(last)
+            .bind(last.unwrap_or_default())
             .execute(&mut *tx)
+            .await?;
+    } else {
+        bind_columns(sqlx::query_as::<_, ()>(INSERT), events)
+            .fetch_all(&mut *tx)
             .await?;
     }
     tx.commit().await

@@ -182,3 +182,114 @@ async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() 
         "only the send in flight at the kill may come again (same webhook-id): {seen:?}"
     );
 }
+
+/// Admission (ADR 0018): with a dispatcher that sends one delivery at a time to a
+/// slow receiver, a burst of events is slowed, then refused with 429
+/// `backlog_full` and `Retry-After`; every accepted event is delivered, and the
+/// refusals are counted in `/metrics`.
+#[tokio::test]
+async fn a_backlog_past_the_bound_slows_ingest_then_answers_429_with_retry_after() {
+    let db = TestDatabase::new().await;
+    let cipher_key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
+    let ledger = Ledger::new(
+        db.pool.clone(),
+        Services::production(&cipher_key, 904).unwrap(),
+    );
+    let (url, seen) = receiver(Duration::from_millis(200)).await;
+    tests::setup::subscribe(&ledger, 81, 82, "crm", &url, None).await;
+    projections::read_models::catch_up(&db.pool).await.unwrap();
+    let key = api::keys::issue(
+        &ledger,
+        "producer",
+        domain::scope::Permissions::parse(["admin"]).unwrap(),
+        None,
+        CommandMetadata::for_request(Actor::System, "test"),
+    )
+    .await
+    .unwrap()
+    .key
+    .expose_secret()
+    .to_owned();
+    let ledgerd = Ledgerd::serve(
+        BIN,
+        &[],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("LEDGER_MASTER_KEY", MASTER_KEY),
+            ("LEDGER_ALLOWED_TARGETS", "127.0.0.1/32"),
+            ("LEDGER_DISPATCHER_CONCURRENCY", "1"),
+            ("LEDGER_DISPATCHER_PER_ENDPOINT_CONCURRENCY", "1"),
+            ("LEDGER_ADMISSION_BACKLOG_MS", "10"),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let sends = (0..40).map(|i| {
+        let (client, key, base) = (client.clone(), key.clone(), ledgerd.url());
+        async move {
+            client
+                .post(format!("{base}/v1/events"))
+                .bearer_auth(&key)
+                .json(&json!({
+                    "event_type": tests::setup::EVENT_TYPE,
+                    "source_system": "shop",
+                    "event_id": format!("burst-{i}"),
+                    "payload": {"i": i},
+                }))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let mut accepted = 0;
+    let mut refused = 0;
+    for answer in answers {
+        match answer.status().as_u16() {
+            202 => accepted += 1,
+            429 => {
+                let retry_after: u64 = answer.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(retry_after >= 1);
+                let body: serde_json::Value = answer.json().await.unwrap();
+                assert_eq!(body["code"], "backlog_full", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", answer.text().await.unwrap()),
+        }
+    }
+    assert!(
+        refused > 0,
+        "the burst was refused in part ({accepted} accepted)"
+    );
+    assert!(accepted > 0, "the burst was admitted in part");
+    let metrics = client
+        .get(format!("{}/metrics", ledgerd.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refusals = metrics
+        .lines()
+        .find(|l| l.starts_with("ledger_ingest_admission_total{outcome=\"refused\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert_eq!(refusals, f64::from(refused), "{metrics}");
+    assert!(
+        metrics.contains("ledger_ingest_backlog_seconds"),
+        "{metrics}"
+    );
+    wait_until("every accepted delivery", Duration::from_secs(60), || {
+        seen.lock().unwrap().len() >= accepted
+    })
+    .await;
+    assert_eq!(seen.lock().unwrap().len(), accepted);
+    drop(ledgerd);
+}

@@ -78,6 +78,7 @@ fn subscription_config() -> SubscriptionConfig {
         poll_interval: Duration::from_millis(100),
         idle_poll_max: Duration::from_millis(100),
         retry_delay: Duration::from_millis(100),
+        linger: Duration::ZERO,
     }
 }
 

@@ -140,10 +140,10 @@ async fn inline_transactions(
     };
     let mut ids: Vec<i64> = events.iter().map(|e| e.tx_id).collect();
     ids.dedup();
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
     let inline: Vec<i64> = sqlx::query_scalar(
         "WITH gone AS (DELETE FROM inline_projected WHERE tx_id < $2::text::xid8) \
-         SELECT (tx_id::text)::bigint FROM inline_projected \
-         WHERE tx_id = ANY(ARRAY(SELECT t::text::xid8 FROM unnest($1::bigint[]) AS t))",
+         SELECT (tx_id::text)::bigint FROM inline_projected WHERE tx_id = ANY($1::text[]::xid8[])",
     )
     .bind(&ids)
     .bind(first.to_string())
@@ -152,21 +152,21 @@ async fn inline_transactions(
     Ok(inline.into_iter().collect())
 }
 
+/// Marks the transaction it runs in as one that projected its own events (the
+/// statement, for a caller to run on its own or inside a CTE).
+pub const MARK_INLINE: &str =
+    "INSERT INTO inline_projected (tx_id) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING";
+
 /// The hot path's inline projection (ADR 0018): folds `events`, which the caller's
 /// transaction has just appended, into the live read models with the projector's
-/// own fold, and marks the transaction, so that the live projector passes over its
-/// events (a rebuild folds them like any other).
-pub async fn project_inline(
+/// own fold. The caller must also run [`MARK_INLINE`] in the same transaction, so
+/// that the live projector passes over these events (a rebuild folds them like any
+/// other).
+pub async fn fold_inline(
     tx: &mut Transaction<'_, Postgres>,
     events: &[StoredEvent],
 ) -> Result<(), HandlerError> {
-    ReadModels::live().fold(tx, events).await?;
-    sqlx::query(
-        "INSERT INTO inline_projected (tx_id) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING",
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    ReadModels::live().fold(tx, events).await
 }
 
 /// Runs the live projection until `shutdown` (waiting its turn if another process

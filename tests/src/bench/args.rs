@@ -46,6 +46,10 @@ pub struct Args {
     /// preloaded there). Costs a little throughput; the rows say so.
     #[arg(long)]
     pub pg_stats: bool,
+    /// `ledgerd serve` processes (every role) sharing the database; requests go to
+    /// them in turn (`main` with 2: no duplicate, no loss across processes).
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
     /// The commit the rows name (default: `git rev-parse --short HEAD` of this
     /// checkout, `-dirty` when tracked files changed): set it when `--ledgerd` was
     /// built from another tree.

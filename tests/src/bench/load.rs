@@ -23,8 +23,9 @@ pub const PAYLOAD_BYTES: usize = 256;
 /// Where and what to send.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `http://127.0.0.1:<port>/v1/events`.
-    pub url: String,
+    /// `http://127.0.0.1:<port>/v1/events` of each `ledgerd`: event `seq` goes to
+    /// `urls[seq % urls.len()]`.
+    pub urls: Vec<String>,
     /// An API key with `events:write`.
     pub key: String,
     /// The events' type.
@@ -111,7 +112,7 @@ async fn post(target: &Target, seq: u64, due: Instant) -> Result<u16, String> {
     });
     let response = target
         .client
-        .post(&target.url)
+        .post(&target.urls[usize::try_from(seq).unwrap_or(0) % target.urls.len()])
         .bearer_auth(&target.key)
         .json(&body)
         .send()

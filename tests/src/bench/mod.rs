@@ -58,6 +58,8 @@ pub struct Run {
     pub postgres_pid: Option<i32>,
     /// Whether to record the top statements (`--pg-stats`).
     pub pg_stats: bool,
+    /// `ledgerd` processes a load scenario runs (`--processes`).
+    pub processes: usize,
     base: Report,
 }
 
@@ -124,12 +126,19 @@ pub async fn run(args: &Args) -> anyhow::Result<Vec<Report>> {
         start: Instant::now(),
         postgres_pid: db.server_pid,
         pg_stats: args.pg_stats,
+        processes: args.processes.max(1),
         base: Report {
             commit: args.commit.clone().unwrap_or_else(commit),
             ledgerd: describe_program(&program),
             database: db.server.clone(),
             pg_stats: args.pg_stats,
-            settings: inherited_settings(),
+            settings: {
+                let mut settings = inherited_settings();
+                if args.processes > 1 {
+                    settings.push(format!("{} ledgerd processes", args.processes));
+                }
+                settings
+            },
             ..Report::default()
         },
     };

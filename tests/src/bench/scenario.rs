@@ -47,11 +47,28 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
             .execute(&run.pool)
             .await?;
     }
+    // More processes sharing the database (`--processes`), each with every role.
+    let mut others = Vec::new();
+    for _ in 1..run.processes {
+        others.push(
+            run.env
+                .serve()
+                .await
+                .context("starting another `ledgerd serve`")?,
+        );
+    }
     let mut groups = vec![Group {
         name: "ledgerd".into(),
         root: i32::try_from(ledgerd.pid())?,
         from_zero: false,
     }];
+    for (i, other) in others.iter().enumerate() {
+        groups.push(Group {
+            name: format!("ledgerd {}", i + 2),
+            root: i32::try_from(other.pid())?,
+            from_zero: false,
+        });
+    }
     groups.extend(run.postgres_group());
     let sampler = Sampler::start(groups);
     let monitor = Monitor::start(run.pool.clone());
@@ -64,7 +81,10 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     let began = Instant::now();
 
     let target = Arc::new(Target {
-        url: format!("{}/v1/events", ledgerd.url()),
+        urls: std::iter::once(&ledgerd)
+            .chain(&others)
+            .map(|l| format!("{}/v1/events", l.url()))
+            .collect(),
         key: admin.key.clone(),
         event_type: event_type.clone(),
         id_prefix: format!("{}-{:08x}", spec.name, rand::random::<u32>()),
@@ -133,6 +153,9 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     let top_statements = top_statements(run).await?;
     let top_by_calls = top_by_calls(run).await?;
     tokio::task::spawn_blocking(move || ledgerd.terminate()).await??;
+    for other in others {
+        tokio::task::spawn_blocking(move || other.terminate()).await??;
+    }
 
     let start_ns = sent.first_submit_ns;
     let per_sec = |n: usize, until_ns: u64| {
