@@ -242,9 +242,10 @@ fn wrong_type(prefix: &str, name: &str, expected: &str, got: &Value) -> ApiError
 /// Admission (ADR 0018): when this process's dispatcher has more accepted
 /// deliveries waiting than it sends in `admission_backlog_ms` (and more than its
 /// concurrency), a request waits (up to a second, in steps of 5 ms) for the backlog
-/// to come back under the bound; past twice the bound it is refused with 429
-/// `backlog_full` and `Retry-After`. A process without a local dispatcher admits
-/// everything (its events wait in the queue for whichever dispatcher claims them).
+/// to come back under the bound; if after that second it is still past twice the
+/// bound, the request is refused with 429 `backlog_full` and `Retry-After`. A
+/// process without a local dispatcher admits everything (its events wait in the
+/// queue for whichever dispatcher claims them).
 pub async fn admit(state: &AppState) -> Result<(), ApiError> {
     let Some(backlog) = state.hot.as_ref().and_then(dispatcher::HotPath::backlog) else {
         return Ok(());
@@ -254,26 +255,32 @@ pub async fn admit(state: &AppState) -> Result<(), ApiError> {
     #[allow(clippy::cast_precision_loss)]
     let seconds = backlog.unsent() as f64 / backlog.rate();
     metrics::gauge!(BACKLOG_SECONDS).set(seconds);
-    let Some(excess) = backlog.excess(bound) else {
-        return Ok(());
-    };
-    if excess.ratio <= 2.0 {
-        metrics::counter!(ADMISSION_TOTAL, "outcome" => "slowed").increment(1);
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-        while backlog.excess(bound).is_some() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+    if backlog.excess(bound).is_none() {
         return Ok(());
     }
-    metrics::counter!(ADMISSION_TOTAL, "outcome" => "refused").increment(1);
-    // f64 -> u64: a positive number of seconds, rounded up.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let retry_after_secs = excess.seconds.ceil().max(1.0) as u64;
-    Err(ApiError::Overloaded {
-        backlog_secs: seconds,
-        bound_ms: state.settings.admission_backlog_ms,
-        retry_after_secs,
-    })
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    while backlog.excess(bound).is_some() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    match backlog.excess(bound) {
+        Some(excess) if excess.ratio > 2.0 => {
+            metrics::counter!(ADMISSION_TOTAL, "outcome" => "refused").increment(1);
+            // f64 -> u64: a positive number of seconds, rounded up.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let retry_after_secs = excess.seconds.ceil().max(1.0) as u64;
+            #[allow(clippy::cast_precision_loss)]
+            let backlog_secs = backlog.unsent() as f64 / backlog.rate();
+            Err(ApiError::Overloaded {
+                backlog_secs,
+                bound_ms: state.settings.admission_backlog_ms,
+                retry_after_secs,
+            })
+        }
+        _ => {
+            metrics::counter!(ADMISSION_TOTAL, "outcome" => "slowed").increment(1);
+            Ok(())
+        }
+    }
 }
 
 /// Stores `event` unless its `(source_system, key)` already holds one, and answers

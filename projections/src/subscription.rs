@@ -629,6 +629,14 @@ impl<H: Handler> Subscription<H> {
                     break Err(SubscriptionError::Database(err));
                 }
                 Err(err @ (HandlerError::Database(_) | HandlerError::Superseded)) => {
+                    // Another applier (a `catch_up`) moved the checkpoint: its work is
+                    // done, go on from there at once.
+                    let moved = checkpoint(&self.pool, &name).await?;
+                    if matches!(err, HandlerError::Superseded) && moved != cursor {
+                        tracing::debug!(subscription = %name, "the checkpoint moved under this batch; going on from it");
+                        cursor = moved;
+                        continue;
+                    }
                     tracing::warn!(subscription = %name, %err, "batch failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => break Ok(()),
