@@ -522,6 +522,8 @@ struct Planned {
     payload: serde_json::Value,
     stream: String,
     correlation: Option<String>,
+    /// The delivery's state after its `DeliveryScheduled`.
+    known: Delivery,
 }
 
 async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error> {
@@ -608,6 +610,7 @@ async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error>
                         stream: p.stream,
                         number: 1,
                         correlation: p.correlation,
+                        known: Some(p.known),
                     },
                 });
             }
@@ -621,16 +624,13 @@ async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error>
         (l.worker_id.clone(), l.lease_secs)
     });
     let ids: Vec<i64> = local.iter().map(|i| i.row.delivery_id).collect();
-    sqlx::query(&format!(
-        "WITH marked AS ({}) \
-         UPDATE retry_queue SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
-         WHERE id = ANY($3)",
-        read_models::MARK_INLINE
-    ))
-    .bind(lease_secs)
-    .bind(&worker_id)
-    .bind(&ids)
-    .execute(&mut *tx)
+    projections::queue::lease_inline(
+        &mut tx,
+        read_models::MARK_INLINE,
+        &ids,
+        &worker_id,
+        lease_secs,
+    )
     .await?;
     tx.commit().await?;
     Ok(Committed {
@@ -807,6 +807,7 @@ async fn route(
             payload: payload.as_value().clone(),
             stream,
             correlation: correlation.clone(),
+            known: delivery,
         });
     }
     Some((aggregate, events, planned))

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod decode;
+pub mod queue;
 pub mod read_models;
 pub mod rebuild;
 pub mod subscription;

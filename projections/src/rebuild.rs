@@ -372,12 +372,7 @@ async fn carry_operational_columns(tx: &mut Transaction<'_, Postgres>) -> Result
     ))
     .execute(&mut **tx)
     .await?;
-    sqlx::query(&format!(
-        "UPDATE {SHADOW_SCHEMA}.retry_queue s SET leased_until = l.leased_until, leased_by = l.leased_by \
-         FROM public.retry_queue l WHERE s.id = l.id AND l.leased_until IS NOT NULL"
-    ))
-    .execute(&mut **tx)
-    .await?;
+    crate::queue::carry_leases(tx, SHADOW_SCHEMA).await?;
     Ok(())
 }
 

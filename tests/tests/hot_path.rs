@@ -225,7 +225,7 @@ async fn a_backlog_past_the_bound_slows_ingest_then_answers_429_with_retry_after
     .await
     .unwrap();
     let client = reqwest::Client::new();
-    let sends = (0..40).map(|i| {
+    let send = |i: usize| {
         let (client, key, base) = (client.clone(), key.clone(), ledgerd.url());
         async move {
             client
@@ -241,8 +241,13 @@ async fn a_backlog_past_the_bound_slows_ingest_then_answers_429_with_retry_after
                 .await
                 .unwrap()
         }
-    });
-    let answers = futures_util::future::join_all(sends).await;
+    };
+    // A first wave is admitted whole (admission reads the backlog as a request
+    // arrives, and there is none yet) and waits at the dispatcher; a second wave
+    // finds it there.
+    let mut answers = futures_util::future::join_all((0..10).map(send)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    answers.extend(futures_util::future::join_all((10..40).map(send)).await);
     let mut accepted = 0;
     let mut refused = 0;
     for answer in answers {

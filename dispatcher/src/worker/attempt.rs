@@ -34,6 +34,8 @@ use crate::sender::{OutboundRequest, Outcome, SendError, Sender, WebhookHeaders}
 #[derive(Debug)]
 pub(crate) struct Context {
     pub ledger: Ledger,
+    /// Records the hot path's first attempts with their queue changes.
+    pub recorder: super::record::Recorder,
     pub sender: Sender,
     pub mappings: Mappings,
     pub config: DispatcherConfig,
@@ -81,6 +83,10 @@ pub(crate) struct Due {
     pub cause_ref: String,
     /// The correlation id the delivery's events carry.
     pub correlation: Option<String>,
+    /// The delivery's state, when known without reading its stream: the hot
+    /// path's, holding only its `DeliveryScheduled` (sequence 1). Its attempt is then
+    /// recorded with its queue change in one transaction ([`super::record`]).
+    pub known: Option<Delivery>,
 }
 
 /// Makes and records one attempt of `row`; when the next attempt is due, if the
@@ -169,6 +175,7 @@ async fn check_due(ctx: &Context, row: &Claimed) -> Result<Check, AttemptError> 
         cause_ref: meta::event_ref("Delivery", &stream, sequence(last.sequence)),
         correlation: last.metadata.get(domain::metadata::CORRELATION_ID).cloned(),
         stream,
+        known: None,
     }))
 }
 
@@ -188,10 +195,22 @@ async fn record(
     let command = DeliveryCommand::RecordAttempt {
         outcome: attempt.outcome.clone(),
         duration_ms: u64::try_from(attempt.duration.as_millis()).unwrap_or(u64::MAX),
-        response_excerpt: attempt.excerpt,
+        response_excerpt: attempt.excerpt.clone(),
         attempted_at: attempt.at,
         retry_policy: retry_policy(row.retry_schedule_json.as_ref()),
     };
+    if let Some(known) = &due.known {
+        if let Some(events) = record_known(ctx, row, due, known, &command, &metadata).await {
+            crate::metrics::recorded(&attempt.outcome, attempt.duration, events.iter());
+            let next_due = events.iter().find_map(|e| match e {
+                DeliveryEvent::DeliveryRetryScheduled { next_retry_at, .. } => Some(*next_retry_at),
+                _ => None,
+            });
+            let recorded_ref = meta::event_ref("Delivery", &due.stream, 2);
+            after_record(ctx, row, due, &attempt, recorded_ref).await?;
+            return Ok(next_due);
+        }
+    }
     let executed = match ctx
         .ledger
         .deliveries()
@@ -247,6 +266,20 @@ async fn record(
         }
     }
 
+    after_record(ctx, row, due, &attempt, recorded_ref).await?;
+    Ok(next_due)
+}
+
+/// What follows a recorded attempt: the endpoint's failure streak, and disabling it
+/// on a 410 or when the circuit breaker trips.
+async fn after_record(
+    ctx: &Context,
+    row: &Claimed,
+    due: &Due,
+    attempt: &Attempt,
+    recorded_ref: String,
+) -> Result<(), AttemptError> {
+    let pool = ctx.ledger.pool();
     let streak = health::record(pool, row.endpoint_id, &attempt.outcome, attempt.at).await?;
     let now = ctx.ledger.services().now();
     let reason = if attempt.outcome.disables_endpoint() {
@@ -260,7 +293,76 @@ async fn record(
         let correlation = due.correlation.clone();
         disable(ctx, row.endpoint_id, reason, correlation, recorded_ref).await?;
     }
-    Ok(next_due)
+    Ok(())
+}
+
+/// Records the first attempt of a delivery whose state is `known` (the hot path's)
+/// without reading its stream: its events and its queue change commit together,
+/// batched with other attempts. `None` when it must be recorded the ordinary way
+/// (the aggregate refused, or the stream was written meanwhile).
+async fn record_known(
+    ctx: &Context,
+    row: &Claimed,
+    due: &Due,
+    known: &Delivery,
+    command: &DeliveryCommand,
+    metadata: &std::collections::HashMap<String, String>,
+) -> Option<Vec<DeliveryEvent>> {
+    let mut aggregate = known.clone();
+    let sink = cqrs_es::event_sink::EventSink::default();
+    aggregate
+        .handle(command.clone(), ctx.ledger.services(), &sink)
+        .await
+        .ok()?;
+    let events = sink.collect().await;
+    let mut outcome = None;
+    for event in &events {
+        outcome = match event {
+            DeliveryEvent::DeliverySucceeded { attempts, .. }
+            | DeliveryEvent::DeliveryDeadLettered { attempts, .. } => {
+                Some(projections::queue::Outcome::Finished {
+                    id: row.delivery_id,
+                    attempts: as_i32(*attempts),
+                })
+            }
+            DeliveryEvent::DeliveryRetryScheduled {
+                attempts,
+                next_retry_at,
+                ..
+            } => Some(projections::queue::Outcome::Rescheduled {
+                id: row.delivery_id,
+                attempts: as_i32(*attempts),
+                next_retry_at: *next_retry_at,
+            }),
+            _ => outcome,
+        };
+    }
+    // A dead letter that blocks a line writes its block with the delete: not the
+    // hot path's (its deliveries are unordered), so the ordinary way does it.
+    if row.ordered || aggregate.state().is_some_and(|s| s.blocking) {
+        return None;
+    }
+    let outcome = outcome?;
+    let serialized = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| cqrs_es::persist::SerializedEvent {
+            aggregate_id: due.stream.clone(),
+            sequence: 2 + i,
+            aggregate_type: "Delivery".to_owned(),
+            event_type: cqrs_es::DomainEvent::event_type(event),
+            event_version: cqrs_es::DomainEvent::event_version(event),
+            payload: serde_json::to_value(event).unwrap_or_default(),
+            metadata: serde_json::to_value(metadata).unwrap_or_default(),
+        })
+        .collect();
+    match ctx.recorder.record(serialized, outcome).await {
+        Ok(()) => Some(events),
+        Err(err) => {
+            tracing::debug!(error = %err, "recording with the known state failed; recording it the ordinary way");
+            None
+        }
+    }
 }
 
 /// Maps, signs and sends; a mapping failure is an outcome too (nothing is sent).

@@ -32,6 +32,7 @@ mod attempt;
 mod health;
 mod mapping;
 mod queue;
+mod record;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -203,6 +204,7 @@ pub async fn run_dispatcher_with(
             memory_limit_mib: config.mapping_memory_limit_mib,
             timeout: config.mapping_timeout,
         }),
+        recorder: record::Recorder::new(ledger.clone()),
         ledger,
         sender,
         config,
@@ -358,10 +360,7 @@ async fn vacuum_queue(pool: sqlx::PgPool, claimed: Arc<AtomicU64>, stop: Cancell
         if !quiet.vacuum_after(busy) {
             continue;
         }
-        if let Err(err) = sqlx::query("VACUUM (SKIP_LOCKED) retry_queue")
-            .execute(&pool)
-            .await
-        {
+        if let Err(err) = queue::vacuum(&pool).await {
             tracing::debug!(error = %report(&err), "vacuuming retry_queue failed");
         }
     }

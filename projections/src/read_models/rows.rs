@@ -650,8 +650,9 @@ pub async fn upsert_deliveries(
     Ok(())
 }
 
-/// Writes the changed `retry_queue` rows, clearing their leases.
-pub async fn upsert_retries(
+/// Writes the changed `retry_queue` rows, clearing their leases (through
+/// [`crate::queue::upsert_folded`]).
+pub(crate) async fn upsert_retries(
     conn: &mut PgConnection,
     rows: &[&RetryRow],
 ) -> Result<(), sqlx::Error> {
@@ -734,18 +735,6 @@ pub async fn delete_blocks(conn: &mut PgConnection, ids: &[i64]) -> Result<(), s
         return Ok(());
     }
     sqlx::query("DELETE FROM ordering_blocks WHERE delivery_id = ANY($1)")
-        .bind(ids)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Deletes `retry_queue` rows.
-pub async fn delete_retries(conn: &mut PgConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query("DELETE FROM retry_queue WHERE id = ANY($1)")
         .bind(ids)
         .execute(conn)
         .await?;

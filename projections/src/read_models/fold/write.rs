@@ -22,8 +22,8 @@ impl Batch {
             .map(|(id, _)| *id)
             .collect();
         let upserts: Vec<&RetryRow> = self.retries.values().flatten().collect();
-        delete_retries(conn, &deletes).await?;
-        upsert_retries(conn, &upserts).await?;
+        crate::queue::delete_folded(conn, &deletes).await?;
+        crate::queue::upsert_folded(conn, &upserts).await?;
         upsert_dead_letters(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
         let unblocked: Vec<i64> = self
             .blocks
