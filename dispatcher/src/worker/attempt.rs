@@ -86,7 +86,7 @@ pub(crate) struct Due {
     /// The delivery's state, when known without reading its stream: the hot
     /// path's, holding only its `DeliveryScheduled` (sequence 1). Its attempt is then
     /// recorded with its queue change in one transaction ([`super::record`]).
-    pub known: Option<Delivery>,
+    pub known: Option<Box<Delivery>>,
 }
 
 /// Makes and records one attempt of `row`; when the next attempt is due, if the
