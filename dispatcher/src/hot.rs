@@ -610,7 +610,7 @@ async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error>
                         stream: p.stream,
                         number: 1,
                         correlation: p.correlation,
-                        known: Some(Box::new(p.known)),
+                        known: Some(Box::new((p.known, 1))),
                     },
                 });
             }

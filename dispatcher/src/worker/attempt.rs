@@ -83,10 +83,11 @@ pub(crate) struct Due {
     pub cause_ref: String,
     /// The correlation id the delivery's events carry.
     pub correlation: Option<String>,
-    /// The delivery's state, when known without reading its stream: the hot
-    /// path's, holding only its `DeliveryScheduled` (sequence 1). Its attempt is then
-    /// recorded with its queue change in one transaction ([`super::record`]).
-    pub known: Option<Box<Delivery>>,
+    /// The delivery's state and its stream's last sequence, as read before the
+    /// attempt (a claimed row) or known without reading (the hot path's, holding
+    /// only its `DeliveryScheduled`, sequence 1). The attempt is then recorded with
+    /// its queue change in one transaction, batched ([`super::record`]).
+    pub known: Option<Box<(Delivery, usize)>>,
 }
 
 /// Makes and records one attempt of `row`; when the next attempt is due, if the
@@ -114,7 +115,7 @@ pub(crate) async fn run(
 
 /// Makes and records the first attempt of a delivery the hot path scheduled and
 /// leased to this process in the same transaction (ADR 0018): its stream is known
-/// to hold only its `DeliveryScheduled`, so it is not read again.
+/// to hold only its `DeliveryScheduled`, so it is not read.
 #[tracing::instrument(
     skip_all,
     fields(delivery_id = row.delivery_id, endpoint_id = row.endpoint_id, attempt = due.number, outcome),
@@ -175,7 +176,7 @@ async fn check_due(ctx: &Context, row: &Claimed) -> Result<Check, AttemptError> 
         cause_ref: meta::event_ref("Delivery", &stream, sequence(last.sequence)),
         correlation: last.metadata.get(domain::metadata::CORRELATION_ID).cloned(),
         stream,
-        known: None,
+        known: Some(Box::new((aggregate.clone(), last.sequence))),
     }))
 }
 
@@ -200,13 +201,14 @@ async fn record(
         retry_policy: retry_policy(row.retry_schedule_json.as_ref()),
     };
     if let Some(known) = &due.known {
-        if let Some(events) = record_known(ctx, row, due, known, &command, &metadata).await {
+        let (known, last) = &**known;
+        if let Some(events) = record_known(ctx, row, due, known, *last, &command, &metadata).await {
             crate::metrics::recorded(&attempt.outcome, attempt.duration, events.iter());
             let next_due = events.iter().find_map(|e| match e {
                 DeliveryEvent::DeliveryRetryScheduled { next_retry_at, .. } => Some(*next_retry_at),
                 _ => None,
             });
-            let recorded_ref = meta::event_ref("Delivery", &due.stream, 2);
+            let recorded_ref = meta::event_ref("Delivery", &due.stream, sequence(last + 1));
             after_record(ctx, row, due, &attempt, recorded_ref).await?;
             return Ok(next_due);
         }
@@ -296,15 +298,17 @@ async fn after_record(
     Ok(())
 }
 
-/// Records the first attempt of a delivery whose state is `known` (the hot path's)
-/// without reading its stream: its events and its queue change commit together,
-/// batched with other attempts. `None` when it must be recorded the ordinary way
-/// (the aggregate refused, or the stream was written meanwhile).
+/// Records an attempt of a delivery whose state is `known` up to sequence `last`
+/// without reading its stream again: its events and its queue change commit
+/// together, batched with other attempts. `None` when it must be recorded the
+/// ordinary way (the aggregate refused, an ordered row, or the stream was written
+/// meanwhile: the append collides on the events' primary key).
 async fn record_known(
     ctx: &Context,
     row: &Claimed,
     due: &Due,
     known: &Delivery,
+    last: usize,
     command: &DeliveryCommand,
     metadata: &std::collections::HashMap<String, String>,
 ) -> Option<Vec<DeliveryEvent>> {
@@ -348,7 +352,7 @@ async fn record_known(
         .enumerate()
         .map(|(i, event)| cqrs_es::persist::SerializedEvent {
             aggregate_id: due.stream.clone(),
-            sequence: 2 + i,
+            sequence: last + 1 + i,
             aggregate_type: "Delivery".to_owned(),
             event_type: cqrs_es::DomainEvent::event_type(event),
             event_version: cqrs_es::DomainEvent::event_version(event),

@@ -1,16 +1,17 @@
-//! Recording the hot path's first attempts (issue 11, item 4; ADR 0018): an
-//! attempt's events and its queue row's change commit in one transaction, batched
-//! with other attempts.
+//! Recording attempts (issue 11, item 4; ADR 0018): an attempt's events and its
+//! queue row's change commit in one transaction, batched with other attempts.
 //!
-//! A delivery the hot path handed over is known to hold only its
-//! `DeliveryScheduled`, so its `RecordAttempt` is decided on that state without
-//! reading the stream. Writer tasks take whatever attempts are waiting and, in one
+//! The attempt's `RecordAttempt` is decided on the delivery's state as known before
+//! the send: read from its stream when the row was claimed, or, for a delivery the
+//! hot path handed over, its `DeliveryScheduled` alone (not read at all). Writer
+//! tasks take whatever attempts are waiting and, in one
 //! transaction, append their events (one INSERT) and apply their queue changes (one
 //! statement, under the guards of `projections::queue`). A batch the database
 //! refuses is written again one attempt per transaction; an attempt that still
 //! fails (its stream was written meanwhile: an operator's cancel, a dispatcher that
 //! claimed it after the lease ended) is recorded the ordinary way, which reads the
-//! stream and decides again.
+//! stream and decides again. Rows of ordered endpoints are recorded the ordinary
+//! way (a dead letter that blocks its line writes its block with the delete).
 
 use std::sync::Arc;
 
