@@ -51,8 +51,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate as _, AggregateError};
 use domain::delivery::{self, DeliveryCommand};
-use domain::integration_event::{IntegrationEventCommand, IntegrationEventEvent, RoutedDelivery};
-use domain::{Delivery, DeliveryId, IntegrationEvent, IntegrationEventError, MappingId};
+use domain::integration_event::{IntegrationEventCommand, IntegrationEventEvent};
+use domain::{Delivery, IntegrationEvent, IntegrationEventError, MappingId};
 use projections::read_models;
 use projections::subscription::{Cursor, StoredEvent};
 use sqlx::{PgConnection, Row as _};
@@ -405,21 +405,7 @@ async fn writer(
     shared: Arc<Shared>,
     receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>,
 ) {
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
+    while let Some(batch) = group_commit::next_batch(&receiver, MAX_BATCH).await {
         write(&shared, batch).await;
     }
 }
@@ -747,16 +733,7 @@ async fn route(
         // Its line's order needs its place in the log: the router schedules it.
         return None;
     }
-    let ids = &*shared.ledger.services().ids;
-    let deliveries: Vec<RoutedDelivery> = found
-        .iter()
-        .map(|route| RoutedDelivery {
-            delivery_id: DeliveryId::generate(ids),
-            endpoint_id: route.endpoint_id,
-            mapping_id: route.mapping_id,
-            mapping_version: route.mapping_version,
-        })
-        .collect();
+    let deliveries = crate::router::fan_out(&found, &*shared.ledger.services().ids);
     let sequence = job.received.len();
     let cause_ref = meta::event_ref("IntegrationEvent", &job.stream, 1);
     let cause = serde_json::to_value(&job.metadata).ok();

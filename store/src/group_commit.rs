@@ -104,26 +104,31 @@ async fn notifier(pool: PgPool, mut wakes: mpsc::Receiver<()>) {
     }
 }
 
+/// The next batch for a group-committing writer: waits for one item, then takes
+/// whatever else is already queued, up to `max`; `None` once every sender is gone.
+/// Writers share the receiver; the one holding its lock gathers the batch.
+pub async fn next_batch<T>(
+    receiver: &Mutex<mpsc::UnboundedReceiver<T>>,
+    max: usize,
+) -> Option<Vec<T>> {
+    let mut receiver = receiver.lock().await;
+    let first = receiver.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 async fn writer(
     pool: PgPool,
     receiver: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
     wake: mpsc::Sender<()>,
 ) {
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
+    while let Some(batch) = next_batch(&receiver, MAX_BATCH).await {
         if write(&pool, batch).await {
             // Full means a notification is on its way already.
             let _ = wake.try_send(());

@@ -79,15 +79,16 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
     }
 }
 
-#[tokio::test]
-async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() {
+/// A database with endpoint 71 of `crm` (identity mapping) pointing at a receiver
+/// that answers after `pause`, and an admin key; commands use node id `node`.
+async fn subscribed(node: u16, pause: Duration) -> (TestDatabase, Seen, String) {
     let db = TestDatabase::new().await;
     let cipher_key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
     let ledger = Ledger::new(
         db.pool.clone(),
-        Services::production(&cipher_key, 903).unwrap(),
+        Services::production(&cipher_key, node).unwrap(),
     );
-    let (url, seen) = receiver(Duration::from_millis(1500)).await;
+    let (url, seen) = receiver(pause).await;
     tests::setup::subscribe(&ledger, 71, 72, "crm", &url, None).await;
     projections::read_models::catch_up(&db.pool).await.unwrap();
     let key = api::keys::issue(
@@ -102,6 +103,12 @@ async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() 
     .key
     .expose_secret()
     .to_owned();
+    (db, seen, key)
+}
+
+#[tokio::test]
+async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() {
+    let (db, seen, key) = subscribed(903, Duration::from_millis(1500)).await;
 
     let first = serve(&db).await;
     let client = reqwest::Client::new();
@@ -189,27 +196,7 @@ async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() 
 /// refusals are counted in `/metrics`.
 #[tokio::test]
 async fn a_backlog_past_the_bound_slows_ingest_then_answers_429_with_retry_after() {
-    let db = TestDatabase::new().await;
-    let cipher_key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
-    let ledger = Ledger::new(
-        db.pool.clone(),
-        Services::production(&cipher_key, 904).unwrap(),
-    );
-    let (url, seen) = receiver(Duration::from_millis(200)).await;
-    tests::setup::subscribe(&ledger, 81, 82, "crm", &url, None).await;
-    projections::read_models::catch_up(&db.pool).await.unwrap();
-    let key = api::keys::issue(
-        &ledger,
-        "producer",
-        domain::scope::Permissions::parse(["admin"]).unwrap(),
-        None,
-        CommandMetadata::for_request(Actor::System, "test"),
-    )
-    .await
-    .unwrap()
-    .key
-    .expose_secret()
-    .to_owned();
+    let (db, seen, key) = subscribed(904, Duration::from_millis(200)).await;
     let ledgerd = Ledgerd::serve(
         BIN,
         &[],

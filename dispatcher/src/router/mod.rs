@@ -334,16 +334,7 @@ impl Router {
             tracing::debug!(event_id = %event.event_id, "routed before; scheduling the recorded fan-out");
             self.recorded(event).await?
         } else {
-            let ids = &*self.ledger.services().ids;
-            let deliveries: Vec<RoutedDelivery> = routes
-                .iter()
-                .map(|route| RoutedDelivery {
-                    delivery_id: DeliveryId::generate(ids),
-                    endpoint_id: route.endpoint_id,
-                    mapping_id: route.mapping_id,
-                    mapping_version: route.mapping_version,
-                })
-                .collect();
+            let deliveries = fan_out(routes, &*self.ledger.services().ids);
             let command = IntegrationEventCommand::RecordRouting { deliveries };
             match self
                 .ledger
@@ -447,6 +438,20 @@ impl Handler for Router {
     ) -> Result<(), HandlerError> {
         self.route_batch(tx, events).await
     }
+}
+
+/// One new delivery per route, with a new id each: an event's fan-out, as the
+/// router and the hot path record it.
+pub(crate) fn fan_out(routes: &[Route], ids: &dyn domain::ids::IdGenerator) -> Vec<RoutedDelivery> {
+    routes
+        .iter()
+        .map(|route| RoutedDelivery {
+            delivery_id: DeliveryId::generate(ids),
+            endpoint_id: route.endpoint_id,
+            mapping_id: route.mapping_id,
+            mapping_version: route.mapping_version,
+        })
+        .collect()
 }
 
 /// The `Schedule` of one routed delivery of `event`.

@@ -78,21 +78,7 @@ impl Recorder {
 }
 
 async fn writer(ledger: Ledger, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
+    while let Some(batch) = store::group_commit::next_batch(&receiver, MAX_BATCH).await {
         if batch.len() > 1 {
             match commit(&ledger, &batch).await {
                 Ok(()) => {
