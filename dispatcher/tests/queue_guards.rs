@@ -153,6 +153,41 @@ async fn each_writer_of_the_queue_is_held_to_the_guards() {
     queue::finish(&pool, id, 3, None).await.unwrap();
     assert_eq!(row(&pool, id).await, None);
 
+    // The batched recording of attempts (their events and queue changes in one
+    // transaction) keeps the same guards: a change at an attempt the row has
+    // reached is a no-op, a later one applies once.
+    queue::upsert_folded(&mut conn, &[&same]).await.unwrap();
+    assert_eq!(claim(&pool, "a").await, vec![id]);
+    let retry_at = Utc::now() + chrono::Duration::seconds(30);
+    let rescheduled = queue::Outcome::Rescheduled {
+        id,
+        attempts: 1,
+        next_retry_at: retry_at,
+    };
+    queue::apply_outcomes(&mut conn, &[rescheduled])
+        .await
+        .unwrap();
+    assert_eq!(
+        row(&pool, id).await,
+        Some((1, None)),
+        "rescheduled, lease cleared"
+    );
+    queue::apply_outcomes(
+        &mut conn,
+        &[rescheduled, queue::Outcome::Finished { id, attempts: 1 }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        row(&pool, id).await,
+        Some((1, None)),
+        "attempt 1 again: no-op"
+    );
+    queue::apply_outcomes(&mut conn, &[queue::Outcome::Finished { id, attempts: 2 }])
+        .await
+        .unwrap();
+    assert_eq!(row(&pool, id).await, None, "attempt 2 finished it");
+
     // A rebuild's swap carries a live lease to the new table; the projector's
     // delete removes rows whatever their lease.
     queue::upsert_folded(&mut conn, &[&same]).await.unwrap();

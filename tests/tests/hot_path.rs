@@ -232,9 +232,11 @@ async fn a_backlog_past_the_bound_slows_ingest_then_answers_429_with_retry_after
     // A first wave is admitted whole (admission reads the backlog as a request
     // arrives, and there is none yet) and waits at the dispatcher; a second wave
     // finds it there.
-    let mut answers = futures_util::future::join_all((0..10).map(send)).await;
+    let mut answers = futures_util::future::join_all((0..30).map(send)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    answers.extend(futures_util::future::join_all((10..40).map(send)).await);
+    // Thirty deliveries at five a second are six seconds of work against a bound
+    // of 10 ms: the second wave waits its second and is still far past twice it.
+    answers.extend(futures_util::future::join_all((30..40).map(send)).await);
     let mut accepted = 0;
     let mut refused = 0;
     for answer in answers {
