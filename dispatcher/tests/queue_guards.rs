@@ -217,3 +217,64 @@ async fn each_writer_of_the_queue_is_held_to_the_guards() {
     queue::delete_folded(&mut conn, &[id]).await.unwrap();
     assert_eq!(row(&pool, id).await, None);
 }
+
+/// Receives through the hot path `key` with `payload`.
+async fn receive_hot(
+    hot: &dispatcher::HotPath,
+    p: &Pipeline,
+    key: &str,
+    payload: serde_json::Value,
+) -> Result<domain::IntegrationEvent, store::commands::CommandError<domain::IntegrationEventError>>
+{
+    let source = SystemName::parse("erp").unwrap();
+    let key = EventKey::parse(key).unwrap();
+    hot.receive(
+        &integration_event::stream_id(&source, &key),
+        IntegrationEventCommand::Receive {
+            event_id: domain::EventId::generate(&*p.ledger.services().ids),
+            event_type: EventType::parse("order.created").unwrap(),
+            source_system: source,
+            event_key: key,
+            payload: Payload::new(payload),
+            channel: Channel::Rest,
+        },
+        metadata().into_map(),
+    )
+    .await
+}
+
+/// The API refuses a NUL character before the hot path; the hot path's own append
+/// refuses it too (the event store's last line), failing that event alone and
+/// writing nothing of it, while the events sent beside it are stored, routed and
+/// queued.
+#[tokio::test]
+async fn the_hot_path_stores_nothing_the_read_models_cannot_store() {
+    let p = Pipeline::bare().await;
+    let pool = p.pool().clone();
+    let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
+    p.register("crm", &url, EndpointSpec::default()).await;
+    p.publish("order.created", "crm", ".").await;
+    projections::read_models::catch_up(&pool).await.unwrap();
+    let hot = dispatcher::HotPath::new(p.ledger.clone(), None);
+    let (bad, good, other) = tokio::join!(
+        receive_hot(&hot, &p, "nul-1", json!({"note": "a\u{0}b"})),
+        receive_hot(&hot, &p, "fine-1", json!({"n": 1})),
+        receive_hot(&hot, &p, "fine-2", json!({"n": 2})),
+    );
+    let err = bad.expect_err("an event holding a NUL character is refused");
+    let why = store::report::chain(&err).to_string();
+    assert!(why.contains("NUL character"), "the error says why: {why}");
+    assert!(good.unwrap().details().is_some());
+    assert!(other.unwrap().details().is_some());
+    let (events, refused, queued): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events WHERE aggregate_type = 'IntegrationEvent'), \
+                (SELECT count(*) FROM events WHERE aggregate_id LIKE '%nul-1%'), \
+                (SELECT count(*) FROM retry_queue)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 0, "nothing of the refused event is stored");
+    assert_eq!(events, 4, "the two others: received and routed each");
+    assert_eq!(queued, 2, "and their deliveries queued");
+}

@@ -143,27 +143,36 @@ async fn writer(
 #[error("{aggregate_type} {aggregate_id}: event {event_type} holds a NUL character, which the read models cannot store")]
 pub struct UnstorableEvent {
     /// The stream's aggregate type.
-    pub aggregate_type: &'static str,
+    pub aggregate_type: String,
     /// The stream.
     pub aggregate_id: String,
     /// The refused event's type.
     pub event_type: String,
 }
 
-/// The first event of `pending` that the read models could not store, as an error.
-fn unstorable(pending: &Pending) -> Option<UnstorableEvent> {
-    pending
-        .events
+/// The first event of `events` that the read models could not store, as an error.
+fn first_unstorable(events: &[(&str, &SerializedEvent)]) -> Option<UnstorableEvent> {
+    events
         .iter()
-        .find(|e| {
+        .find(|(_, e)| {
             !domain::storable::is_storable(&e.payload)
                 || !domain::storable::is_storable(&e.metadata)
         })
-        .map(|e| UnstorableEvent {
-            aggregate_type: pending.aggregate_type,
+        .map(|(t, e)| UnstorableEvent {
+            aggregate_type: (*t).to_owned(),
             aggregate_id: e.aggregate_id.clone(),
             event_type: e.event_type.clone(),
         })
+}
+
+/// The first event of `pending` that the read models could not store, as an error.
+fn unstorable(pending: &Pending) -> Option<UnstorableEvent> {
+    let events: Vec<(&str, &SerializedEvent)> = pending
+        .events
+        .iter()
+        .map(|e| (pending.aggregate_type, e))
+        .collect();
+    first_unstorable(&events)
 }
 
 /// Appends `batch` in one transaction, or command by command when that fails.
@@ -274,6 +283,12 @@ pub async fn insert_events(
     conn: &mut sqlx::PgConnection,
     events: &[(&str, &SerializedEvent)],
 ) -> Result<Vec<Appended>, sqlx::Error> {
+    // The last line for every writer (the hot path's too): nothing the read models
+    // cannot store enters the log.
+    if let Some(refused) = first_unstorable(events) {
+        tracing::error!(error = %refused, "refused an event the read models could not store");
+        return Err(sqlx::Error::Encode(Box::new(refused)));
+    }
     let sql = format!(
         "{INSERT} RETURNING aggregate_type, aggregate_id, sequence, \
          (tx_id::text)::bigint, position, recorded_at"
