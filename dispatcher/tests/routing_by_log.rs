@@ -15,7 +15,7 @@ use domain::integration_event::IntegrationEventEvent;
 use domain::status::{DeliveryStatus, EndpointStatus};
 use domain::values::{EventType, SystemName};
 use domain::EndpointId;
-use projections::subscription::{checkpoint, Subscription, SubscriptionConfig};
+use projections::subscription::{checkpoint, Cursor, Subscription, SubscriptionConfig};
 use serde_json::json;
 use sqlx::Row as _;
 use store::commands::CommandError;
@@ -125,12 +125,91 @@ async fn expected_and_recorded(p: &Pipeline) -> (Vec<(i64, Fanout)>, HashMap<i64
     (expected, recorded, to_disabled)
 }
 
-#[tokio::test]
-async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_mappings_change_under_a_lagging_router(
+/// A route change a random history makes.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Disable,
+    Enable,
+    Delete,
+    Register,
+    Publish,
+    Retire,
+}
+
+/// The parts of a random history: an endpoint, an event type and a system picked
+/// for the step.
+struct Pick {
+    endpoint: EndpointId,
+    event_type: &'static str,
+    system: &'static str,
+}
+
+fn pick(dice: &mut Dice, endpoints: &[EndpointId]) -> Pick {
+    Pick {
+        endpoint: endpoints[dice.roll(endpoints.len())],
+        event_type: TYPES[dice.roll(2)],
+        system: SYSTEMS[dice.roll(2)],
+    }
+}
+
+/// Makes `change` (a refusal, such as disabling a disabled endpoint, is part of the
+/// history); a registered endpoint joins `endpoints`.
+async fn change_routes(
+    p: &Pipeline,
+    change: Change,
+    pick: &Pick,
+    step: usize,
+    endpoints: &mut Vec<EndpointId>,
 ) {
-    let p = Pipeline::bare().await;
     let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
-    // Small batches: changes fall inside batches as well as between them.
+    let stream = endpoint::stream_id(pick.endpoint);
+    let endpoint_command = |command| {
+        p.ledger
+            .endpoints()
+            .execute(&stream, command, metadata().into_map())
+    };
+    match change {
+        Change::Disable => accepted(
+            endpoint_command(EndpointCommand::Disable {
+                reason: DisableReason::Manual,
+            })
+            .await,
+        ),
+        Change::Enable => accepted(endpoint_command(EndpointCommand::Enable).await),
+        Change::Delete => accepted(endpoint_command(EndpointCommand::Delete).await),
+        Change::Register => endpoints.push(
+            p.register(pick.system, &url, EndpointSpec::default())
+                .await
+                .id,
+        ),
+        Change::Publish => {
+            p.publish(pick.event_type, pick.system, &format!("{{step: {step}}}"))
+                .await;
+        }
+        Change::Retire => {
+            let mapping_stream = event_mapping::stream_id(
+                &EventType::parse(pick.event_type).unwrap(),
+                &SystemName::parse(pick.system).unwrap(),
+            );
+            accepted(
+                p.ledger
+                    .mappings()
+                    .execute(
+                        &mapping_stream,
+                        EventMappingCommand::Retire,
+                        metadata().into_map(),
+                    )
+                    .await,
+            );
+        }
+    }
+}
+
+/// A router reading small batches (changes fall inside batches as well as between
+/// them), stepped by hand; two endpoints per system and an identity mapping per
+/// type and system to start from.
+async fn lagging_router(p: &Pipeline) -> (Subscription<Router>, Vec<EndpointId>) {
+    let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
     let config = SubscriptionConfig {
         batch_size: 7,
         ..SubscriptionConfig::default()
@@ -146,7 +225,6 @@ async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_ma
         ),
         config,
     );
-    let mut cursor = checkpoint(p.pool(), dispatcher::ROUTER_NAME).await.unwrap();
     let mut endpoints: Vec<EndpointId> = Vec::new();
     for system in SYSTEMS {
         endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id);
@@ -157,83 +235,31 @@ async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_ma
             p.publish(event_type, system, ".").await;
         }
     }
+    (router, endpoints)
+}
 
-    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
-    let mut received = 0;
-    for step in 0..260 {
-        let endpoint = endpoints[dice.roll(endpoints.len())];
-        let stream = endpoint::stream_id(endpoint);
-        let (event_type, system) = (TYPES[dice.roll(2)], SYSTEMS[dice.roll(2)]);
-        let mapping_stream = event_mapping::stream_id(
-            &EventType::parse(event_type).unwrap(),
-            &SystemName::parse(system).unwrap(),
-        );
-        match dice.roll(100) {
-            0..=39 => {
-                received += 1;
-                p.receive(&format!("e-{step}"), event_type, json!({"step": step}))
-                    .await;
-            }
-            40..=49 => {
-                let disable = EndpointCommand::Disable {
-                    reason: DisableReason::Manual,
-                };
-                accepted(
-                    p.ledger
-                        .endpoints()
-                        .execute(&stream, disable, metadata().into_map())
-                        .await,
-                );
-            }
-            50..=59 => {
-                let enable = EndpointCommand::Enable;
-                accepted(
-                    p.ledger
-                        .endpoints()
-                        .execute(&stream, enable, metadata().into_map())
-                        .await,
-                );
-            }
-            60..=62 => {
-                let delete = EndpointCommand::Delete;
-                accepted(
-                    p.ledger
-                        .endpoints()
-                        .execute(&stream, delete, metadata().into_map())
-                        .await,
-                );
-            }
-            63..=67 => endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id),
-            68..=77 => {
-                p.publish(event_type, system, &format!("{{step: {step}}}"))
-                    .await;
-            }
-            78..=87 => {
-                let retire = EventMappingCommand::Retire;
-                accepted(
-                    p.ledger
-                        .mappings()
-                        .execute(&mapping_stream, retire, metadata().into_map())
-                        .await,
-                );
-            }
-            _ => {
-                // The router catches up a little, the projector (which it waits for)
-                // all the way: the rest of the events stay in flight.
-                projections::read_models::catch_up(p.pool()).await.unwrap();
-                if let Some(next) = router.step(cursor).await.unwrap() {
-                    cursor = next;
-                }
-            }
-        }
-    }
+/// The projector all the way, the router a batch (the rest stays in flight).
+async fn step_router(p: &Pipeline, router: &Subscription<Router>, cursor: &mut Cursor) {
     projections::read_models::catch_up(p.pool()).await.unwrap();
-    // The snapshot horizon is the whole cluster's: another test's open transaction
-    // can keep events out of reach for a moment, so step until every event is routed.
+    if let Some(next) = router.step(*cursor).await.unwrap() {
+        *cursor = next;
+    }
+}
+
+/// Steps the router until all `received` events are routed. The snapshot horizon
+/// is the whole cluster's: another test's open transaction can keep events out of
+/// reach for a moment.
+async fn route_everything(
+    p: &Pipeline,
+    router: &Subscription<Router>,
+    cursor: &mut Cursor,
+    received: usize,
+) {
+    projections::read_models::catch_up(p.pool()).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        while let Some(next) = router.step(cursor).await.unwrap() {
-            cursor = next;
+        while let Some(next) = router.step(*cursor).await.unwrap() {
+            *cursor = next;
         }
         let decided = p.count_events("EventRouted").await + p.count_events("EventUnroutable").await;
         if decided >= received as i64 {
@@ -242,6 +268,39 @@ async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_ma
         assert!(std::time::Instant::now() < deadline, "events never routed");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_mappings_change_under_a_lagging_router(
+) {
+    let p = Pipeline::bare().await;
+    let (router, mut endpoints) = lagging_router(&p).await;
+    let mut cursor = checkpoint(p.pool(), dispatcher::ROUTER_NAME).await.unwrap();
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    let mut received = 0;
+    for step in 0..260 {
+        let pick = pick(&mut dice, &endpoints);
+        let change = match dice.roll(100) {
+            0..=39 => {
+                received += 1;
+                p.receive(&format!("e-{step}"), pick.event_type, json!({"step": step}))
+                    .await;
+                continue;
+            }
+            40..=49 => Change::Disable,
+            50..=59 => Change::Enable,
+            60..=62 => Change::Delete,
+            63..=67 => Change::Register,
+            68..=77 => Change::Publish,
+            78..=87 => Change::Retire,
+            _ => {
+                step_router(&p, &router, &mut cursor).await;
+                continue;
+            }
+        };
+        change_routes(&p, change, &pick, step, &mut endpoints).await;
+    }
+    route_everything(&p, &router, &mut cursor, received).await;
 
     let (expected, recorded, to_disabled) = expected_and_recorded(&p).await;
     assert_eq!(expected.len(), received);
@@ -346,122 +405,41 @@ async fn dump(pool: &sqlx::PgPool) -> Vec<(String, Vec<String>)> {
 async fn the_hot_path_routes_as_the_log_says_and_a_rebuild_yields_the_same_tables() {
     let p = Pipeline::bare().await;
     let hot = dispatcher::HotPath::new(p.ledger.clone(), None);
-    let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
-    let config = SubscriptionConfig {
-        batch_size: 7,
-        ..SubscriptionConfig::default()
-    };
-    let router = Subscription::new(
-        p.pool().clone(),
-        Router::new(
-            p.ledger.clone(),
-            RouterConfig {
-                subscription: config.clone(),
-                ..RouterConfig::default()
-            },
-        ),
-        config,
-    );
+    let (router, mut endpoints) = lagging_router(&p).await;
     let mut cursor = checkpoint(p.pool(), dispatcher::ROUTER_NAME).await.unwrap();
-    let mut endpoints: Vec<EndpointId> = Vec::new();
-    for system in SYSTEMS {
-        endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id);
-        endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id);
-    }
-    for event_type in TYPES {
-        for system in SYSTEMS {
-            p.publish(event_type, system, ".").await;
-        }
-    }
     projections::read_models::catch_up(p.pool()).await.unwrap();
-
     let mut dice = Dice(0x2545_F491_4F6C_DD1D);
     let mut received = 0;
     for step in 0..300 {
-        let endpoint = endpoints[dice.roll(endpoints.len())];
-        let stream = endpoint::stream_id(endpoint);
-        let (event_type, system) = (TYPES[dice.roll(2)], SYSTEMS[dice.roll(2)]);
-        let mapping_stream = event_mapping::stream_id(
-            &EventType::parse(event_type).unwrap(),
-            &SystemName::parse(system).unwrap(),
-        );
-        match dice.roll(100) {
+        let pick = pick(&mut dice, &endpoints);
+        let change = match dice.roll(100) {
             0..=44 => {
                 received += 1;
-                receive_hot(&hot, &p, &format!("h-{step}"), event_type).await;
+                receive_hot(&hot, &p, &format!("h-{step}"), pick.event_type).await;
+                continue;
             }
             45..=49 => {
                 received += 1;
-                p.receive(&format!("e-{step}"), event_type, json!({"step": step}))
+                p.receive(&format!("e-{step}"), pick.event_type, json!({"step": step}))
                     .await;
+                continue;
             }
-            50..=55 => {
-                let disable = EndpointCommand::Disable {
-                    reason: DisableReason::Manual,
-                };
-                accepted(
-                    p.ledger
-                        .endpoints()
-                        .execute(&stream, disable, metadata().into_map())
-                        .await,
-                );
-            }
-            56..=61 => {
-                accepted(
-                    p.ledger
-                        .endpoints()
-                        .execute(&stream, EndpointCommand::Enable, metadata().into_map())
-                        .await,
-                );
-            }
-            62..=63 => {
-                accepted(
-                    p.ledger
-                        .endpoints()
-                        .execute(&stream, EndpointCommand::Delete, metadata().into_map())
-                        .await,
-                );
-            }
-            64..=67 => endpoints.push(p.register(system, &url, EndpointSpec::default()).await.id),
-            68..=73 => {
-                p.publish(event_type, system, &format!("{{step: {step}}}"))
-                    .await;
-            }
-            74..=78 => {
-                accepted(
-                    p.ledger
-                        .mappings()
-                        .execute(
-                            &mapping_stream,
-                            EventMappingCommand::Retire,
-                            metadata().into_map(),
-                        )
-                        .await,
-                );
-            }
+            50..=55 => Change::Disable,
+            56..=61 => Change::Enable,
+            62..=63 => Change::Delete,
+            64..=67 => Change::Register,
+            68..=73 => Change::Publish,
+            74..=78 => Change::Retire,
             _ => {
                 // The projector catches up (so the next receives route inline until
                 // the next route change); the router a little.
-                projections::read_models::catch_up(p.pool()).await.unwrap();
-                if let Some(next) = router.step(cursor).await.unwrap() {
-                    cursor = next;
-                }
+                step_router(&p, &router, &mut cursor).await;
+                continue;
             }
-        }
+        };
+        change_routes(&p, change, &pick, step, &mut endpoints).await;
     }
-    projections::read_models::catch_up(p.pool()).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        while let Some(next) = router.step(cursor).await.unwrap() {
-            cursor = next;
-        }
-        let decided = p.count_events("EventRouted").await + p.count_events("EventUnroutable").await;
-        if decided >= received as i64 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "events never routed");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    route_everything(&p, &router, &mut cursor, received).await;
 
     let (expected, recorded, _) = expected_and_recorded(&p).await;
     assert_eq!(expected.len(), received);
