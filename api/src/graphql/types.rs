@@ -93,6 +93,28 @@ macro_rules! status_enum {
                     .ok_or(UnknownStatus { table: domain::status::$remote::TABLE, id })
             }
         }
+
+        // A `status_id` column decodes straight to the enum, so the compile-checked
+        // `query_as!` can read it (`status_id AS "status: ..."`); an unknown id is
+        // a decoding error, as `#[sqlx(try_from = "i16")]` makes it for `FromRow`.
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <i16 as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <i16 as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let id = <i16 as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
+                Ok(Self::try_from(id)?)
+            }
+        }
     };
 }
 
@@ -166,275 +188,323 @@ status_enum!(
     }
 );
 
-/// An API key (`api_keys`). The key itself and its hash are never shown.
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "ApiKey")]
-pub struct ApiKeyNode {
-    /// The key's id (the `actor` of the commands it sends).
-    pub id: Id,
-    /// Its name.
-    pub name: String,
-    /// Its first 12 characters, to recognise it by.
-    pub prefix: String,
-    /// Its scopes, e.g. `events:write`.
-    pub permissions: Vec<String>,
-    /// Active or revoked.
-    #[sqlx(try_from = "i16", rename = "status_id")]
-    pub status: ApiKeyStatus,
-    /// Its own rate limit per minute; null: the service's default.
-    pub rate_limit_per_minute: Option<i32>,
-    /// When it last authenticated a request (kept current within seconds).
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// When it was issued.
-    pub created_at: DateTime<Utc>,
-    /// When it was revoked.
-    pub revoked_at: Option<DateTime<Utc>>,
+/// Declares a node read from one table: the struct, and its `COLUMNS`, the SELECT list
+/// derived from the same fields, so that a field and the column read into it cannot
+/// drift apart. Each field reads the column of its name, or the SQL expression after
+/// `=` selected under its name; fields under `not selected` are not read (`sqlx(skip)`).
+macro_rules! node {
+    (
+        $(#[$meta:meta])*
+        pub struct $node:ident {
+            $(#[$first_meta:meta])*
+            pub $first:ident: $first_ty:ty $(= $first_sql:literal)?,
+            $(
+                $(#[$field_meta:meta])*
+                pub $field:ident: $ty:ty $(= $sql:literal)?,
+            )*
+        }
+        $(not selected {
+            $(
+                $(#[$extra_meta:meta])*
+                pub $extra:ident: $extra_ty:ty,
+            )+
+        })?
+    ) => {
+        $(#[$meta])*
+        pub struct $node {
+            $(#[$first_meta])*
+            pub $first: $first_ty,
+            $(
+                $(#[$field_meta])*
+                pub $field: $ty,
+            )*
+            $($(
+                $(#[$extra_meta])*
+                #[sqlx(skip)]
+                pub $extra: $extra_ty,
+            )+)?
+        }
+
+        impl $node {
+            /// Its SELECT list, one item per selected field, in their order.
+            pub const COLUMNS: &'static str = concat!(
+                $($first_sql, " AS ",)? stringify!($first)
+                $(, ", ", $($sql, " AS ",)? stringify!($field))*
+            );
+            /// The fields `COLUMNS` selects, in its order (each item's output name).
+            pub const FIELDS: &'static [&'static str] =
+                &[stringify!($first) $(, stringify!($field))*];
+        }
+    };
 }
 
-/// A webhook endpoint (`webhook_endpoints`). Its secrets are never shown.
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "Endpoint", complex)]
-pub struct EndpointNode {
-    /// The endpoint's id.
-    pub id: Id,
-    /// The target system it belongs to (matched against mappings' `targetSystem`).
-    pub system_name: String,
-    /// Where webhooks go.
-    pub url: String,
-    /// Active, disabled or deleted.
-    #[sqlx(try_from = "i16", rename = "status_id")]
-    pub status: EndpointStatus,
-    /// Why it is disabled, while it is: `manual`, `circuit_breaker` or `gone`.
-    pub disabled_reason: Option<String>,
-    /// HTTP timeout per attempt, in milliseconds.
-    pub timeout_ms: i32,
-    /// Its retry schedule override: delays in seconds; null: the default schedule.
-    pub retry_schedule: Option<Vec<i64>>,
-    /// While a rotated-out secret still signs (both signatures are sent): until when.
-    pub previous_secret_expires_at: Option<DateTime<Utc>>,
-    /// When it was registered.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
-    /// Its health fields' row, read once for all of them.
-    #[sqlx(skip)]
-    #[graphql(skip)]
-    pub fare: std::sync::Arc<tokio::sync::OnceCell<super::query::EndpointFare>>,
+node! {
+    /// An API key (`api_keys`). The key itself and its hash are never shown.
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "ApiKey")]
+    pub struct ApiKeyNode {
+        /// The key's id (the `actor` of the commands it sends).
+        pub id: Id,
+        /// Its name.
+        pub name: String,
+        /// Its first 12 characters, to recognise it by.
+        pub prefix: String,
+        /// Its scopes, e.g. `events:write`.
+        pub permissions: Vec<String> = "ARRAY(SELECT jsonb_array_elements_text(permissions_json))",
+        /// Active or revoked.
+        #[sqlx(try_from = "i16")]
+        pub status: ApiKeyStatus = "status_id",
+        /// Its own rate limit per minute; null: the service's default.
+        pub rate_limit_per_minute: Option<i32>,
+        /// When it last authenticated a request (kept current within seconds).
+        pub last_used_at: Option<DateTime<Utc>>,
+        /// When it was issued.
+        pub created_at: DateTime<Utc>,
+        /// When it was revoked.
+        pub revoked_at: Option<DateTime<Utc>>,
+    }
 }
 
-/// A delivery of one event to one endpoint (`webhook_deliveries`).
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "Delivery", complex)]
-pub struct DeliveryNode {
-    /// The delivery's id (`webhook-id` header: `msg_<id>`).
-    pub id: Id,
-    /// The event delivered.
-    pub event_id: Id,
-    /// The endpoint delivered to.
-    pub endpoint_id: Id,
-    /// Its status.
-    #[sqlx(try_from = "i16", rename = "status_id")]
-    pub status: DeliveryStatus,
-    /// Attempts over its whole life (the `attempts` column).
-    #[sqlx(rename = "attempts")]
-    pub attempt_count: i32,
-    /// When the last attempt was made.
-    pub last_attempt_at: Option<DateTime<Utc>>,
-    /// The last HTTP status received.
-    pub response_code: Option<i32>,
-    /// The last failure, e.g. `HTTP 503` or `timeout`.
-    pub last_error: Option<String>,
-    /// The mapping version used.
-    pub mapping_id: Option<Id>,
-    /// Its version number.
-    pub mapping_version: Option<i32>,
-    /// When the next attempt is due, while pending or retrying.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// When the event was received.
-    pub event_created_at: DateTime<Utc>,
-    /// When the delivery was scheduled.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
+node! {
+    /// A webhook endpoint (`webhook_endpoints`). Its secrets are never shown.
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "Endpoint", complex)]
+    pub struct EndpointNode {
+        /// The endpoint's id.
+        pub id: Id,
+        /// The target system it belongs to (matched against mappings' `targetSystem`).
+        pub system_name: String,
+        /// Where webhooks go.
+        pub url: String,
+        /// Active, disabled or deleted.
+        #[sqlx(try_from = "i16")]
+        pub status: EndpointStatus = "status_id",
+        /// Why it is disabled, while it is: `manual`, `circuit_breaker` or `gone`.
+        pub disabled_reason: Option<String>,
+        /// HTTP timeout per attempt, in milliseconds.
+        pub timeout_ms: i32,
+        /// Its retry schedule override: delays in seconds; null: the default schedule.
+        pub retry_schedule: Option<Vec<i64>> = "\
+            CASE WHEN jsonb_typeof(retry_schedule_json -> 'schedule_secs') = 'array' \
+            THEN ARRAY(SELECT jsonb_array_elements_text(retry_schedule_json -> \
+            'schedule_secs')::bigint) END",
+        /// While a rotated-out secret still signs (both signatures are sent): until when.
+        pub previous_secret_expires_at: Option<DateTime<Utc>>,
+        /// When it was registered.
+        pub created_at: DateTime<Utc>,
+        /// When it last changed.
+        pub updated_at: DateTime<Utc>,
+    }
+    not selected {
+        /// Its health fields' row, read once for all of them.
+        #[graphql(skip)]
+        pub fare: std::sync::Arc<tokio::sync::OnceCell<super::query::EndpointFare>>,
+    }
 }
 
-/// An integration event (`integration_events`).
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "Event", complex)]
-pub struct EventNode {
-    /// The event's id.
-    pub id: Id,
-    /// Its type, e.g. `order.created`.
-    pub event_type: String,
-    /// The producing system.
-    pub source_system: String,
-    /// The producer's own id for it (unique per source system).
-    pub event_key: String,
-    /// How it came in: `rest` or `inbound`.
-    pub channel: String,
-    /// Its status.
-    #[sqlx(try_from = "i16", rename = "status_id")]
-    pub status: EventStatus,
-    /// Its payload, as received.
-    #[sqlx(rename = "payload_json")]
-    pub payload: serde_json::Value,
-    /// When it was received.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
+node! {
+    /// A delivery of one event to one endpoint (`webhook_deliveries`).
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "Delivery", complex)]
+    pub struct DeliveryNode {
+        /// The delivery's id (`webhook-id` header: `msg_<id>`).
+        pub id: Id,
+        /// The event delivered.
+        pub event_id: Id,
+        /// The endpoint delivered to.
+        pub endpoint_id: Id,
+        /// Its status.
+        #[sqlx(try_from = "i16")]
+        pub status: DeliveryStatus = "status_id",
+        /// Attempts over its whole life (the `attempts` column).
+        pub attempt_count: i32 = "attempts",
+        /// When the last attempt was made.
+        pub last_attempt_at: Option<DateTime<Utc>>,
+        /// The last HTTP status received.
+        pub response_code: Option<i32>,
+        /// The last failure, e.g. `HTTP 503` or `timeout`.
+        pub last_error: Option<String>,
+        /// The mapping version used.
+        pub mapping_id: Option<Id>,
+        /// Its version number.
+        pub mapping_version: Option<i32>,
+        /// When the next attempt is due, while pending or retrying.
+        pub next_attempt_at: Option<DateTime<Utc>>,
+        /// When the event was received.
+        pub event_created_at: DateTime<Utc>,
+        /// When the delivery was scheduled.
+        pub created_at: DateTime<Utc>,
+        /// When it last changed.
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// A delivery waiting for its next attempt (`retry_queue`).
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "RetryQueueEntry", complex)]
-pub struct RetryNode {
-    /// The delivery's id.
-    pub id: Id,
-    /// The event delivered.
-    pub event_id: Id,
-    /// The endpoint delivered to.
-    pub endpoint_id: Id,
-    /// When the next attempt is due.
-    pub next_retry_at: DateTime<Utc>,
-    /// Attempts so far.
-    pub attempts: i32,
-    /// Until when a dispatcher holds it, while one does.
-    pub leased_until: Option<DateTime<Utc>>,
-    /// Which dispatcher holds it.
-    pub leased_by: Option<String>,
-    /// When the event was received.
-    pub event_created_at: DateTime<Utc>,
+node! {
+    /// An integration event (`integration_events`).
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "Event", complex)]
+    pub struct EventNode {
+        /// The event's id.
+        pub id: Id,
+        /// Its type, e.g. `order.created`.
+        pub event_type: String,
+        /// The producing system.
+        pub source_system: String,
+        /// The producer's own id for it (unique per source system).
+        pub event_key: String,
+        /// How it came in: `rest` or `inbound`.
+        pub channel: String,
+        /// Its status.
+        #[sqlx(try_from = "i16")]
+        pub status: EventStatus = "status_id",
+        /// Its payload, as received.
+        pub payload: serde_json::Value = "payload_json",
+        /// When it was received.
+        pub created_at: DateTime<Utc>,
+        /// When it last changed.
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// A delivery given up on (`dead_letter`); one row per time it was dead-lettered.
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "DeadLetter", complex)]
-pub struct DeadLetterNode {
-    /// The dead letter's id.
-    pub id: Id,
-    /// The event.
-    pub event_id: Id,
-    /// The delivery.
-    pub delivery_id: Id,
-    /// The endpoint.
-    pub endpoint_id: Id,
-    /// Why it was given up on.
-    pub reason: String,
-    /// When.
-    pub created_at: DateTime<Utc>,
-    /// When it was requeued, if it was.
-    pub requeued_at: Option<DateTime<Utc>>,
-    /// When the event was received.
-    pub event_created_at: DateTime<Utc>,
+node! {
+    /// A delivery waiting for its next attempt (`retry_queue`).
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "RetryQueueEntry", complex)]
+    pub struct RetryNode {
+        /// The delivery's id.
+        pub id: Id,
+        /// The event delivered.
+        pub event_id: Id,
+        /// The endpoint delivered to.
+        pub endpoint_id: Id,
+        /// When the next attempt is due.
+        pub next_retry_at: DateTime<Utc>,
+        /// Attempts so far.
+        pub attempts: i32,
+        /// Until when a dispatcher holds it, while one does.
+        pub leased_until: Option<DateTime<Utc>>,
+        /// Which dispatcher holds it.
+        pub leased_by: Option<String>,
+        /// When the event was received.
+        pub event_created_at: DateTime<Utc>,
+    }
 }
 
-/// One published version of a mapping (`event_mappings`).
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "Mapping")]
-pub struct MappingNode {
-    /// The version's id.
-    pub id: Id,
-    /// The event type mapped.
-    pub event_type: String,
-    /// The target system.
-    pub target_system: String,
-    /// The version number.
-    pub version: i32,
-    /// The transform's language (`jq`).
-    pub language: String,
-    /// The jq program.
-    pub program: String,
-    /// When it was published.
-    pub published_at: DateTime<Utc>,
-    /// When it was retired, if it was.
-    pub retired_at: Option<DateTime<Utc>>,
-    /// Whether this version routes events now (the latest, not retired).
-    pub live: bool,
+node! {
+    /// A delivery given up on (`dead_letter`); one row per time it was dead-lettered.
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "DeadLetter", complex)]
+    pub struct DeadLetterNode {
+        /// The dead letter's id.
+        pub id: Id,
+        /// The event.
+        pub event_id: Id,
+        /// The delivery.
+        pub delivery_id: Id,
+        /// The endpoint.
+        pub endpoint_id: Id,
+        /// Why it was given up on.
+        pub reason: String,
+        /// When.
+        pub created_at: DateTime<Utc>,
+        /// When it was requeued, if it was.
+        pub requeued_at: Option<DateTime<Utc>>,
+        /// When the event was received.
+        pub event_created_at: DateTime<Utc>,
+    }
 }
 
-/// A long-running job (`sync_jobs`): a dead-letter replay or a projection rebuild.
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "SyncJob")]
-pub struct SyncJobNode {
-    /// The job's id.
-    pub id: Id,
-    /// `dead_letter_replay` or `projection_rebuild`.
-    pub job_type: String,
-    /// Its status.
-    #[sqlx(try_from = "i16", rename = "status_id")]
-    pub status: JobStatus,
-    /// Its parameters.
-    #[sqlx(rename = "parameters_json")]
-    pub parameters: serde_json::Value,
-    /// Items done.
-    pub progress_done: i64,
-    /// Items in all, once known.
-    pub progress_total: Option<i64>,
-    /// Why it failed or was cancelled.
-    pub error: Option<String>,
-    /// When it started.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it finished.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it last changed.
-    pub updated_at: DateTime<Utc>,
+node! {
+    /// One published version of a mapping (`event_mappings`).
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "Mapping")]
+    pub struct MappingNode {
+        /// The version's id.
+        pub id: Id = "m.id",
+        /// The event type mapped.
+        pub event_type: String = "m.event_type",
+        /// The target system.
+        pub target_system: String = "m.target_system",
+        /// The version number.
+        pub version: i32 = "m.version_number",
+        /// The transform's language (`jq`).
+        pub language: String = "coalesce(m.mapping_json ->> 'language', 'jq')",
+        /// The jq program.
+        pub program: String = "coalesce(m.mapping_json ->> 'program', '')",
+        /// When it was published.
+        pub published_at: DateTime<Utc> = "m.published_at",
+        /// When it was retired, if it was.
+        pub retired_at: Option<DateTime<Utc>> = "m.retired_at",
+        /// Whether this version routes events now (the latest, not retired).
+        pub live: bool = "\
+            (m.retired_at IS NULL AND m.version_number = (SELECT \
+            max(l.version_number) FROM event_mappings l WHERE l.event_type = \
+            m.event_type AND l.target_system = m.target_system))",
+    }
 }
 
-/// One client's request count in one fixed window (`rate_limits`).
-#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
-#[graphql(name = "RateLimitWindow")]
-pub struct RateLimitNode {
-    /// The row's id.
-    pub id: Id,
-    /// The API key counted.
-    pub client_id: Id,
-    /// When the window started.
-    pub window_start: DateTime<Utc>,
-    /// Requests counted in it.
-    pub count: i32,
+node! {
+    /// A long-running job (`sync_jobs`): a dead-letter replay or a projection rebuild.
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "SyncJob")]
+    pub struct SyncJobNode {
+        /// The job's id.
+        pub id: Id,
+        /// `dead_letter_replay` or `projection_rebuild`.
+        pub job_type: String,
+        /// Its status.
+        #[sqlx(try_from = "i16")]
+        pub status: JobStatus = "status_id",
+        /// Its parameters.
+        pub parameters: serde_json::Value = "parameters_json",
+        /// Items done.
+        pub progress_done: i64,
+        /// Items in all, once known.
+        pub progress_total: Option<i64>,
+        /// Why it failed or was cancelled.
+        pub error: Option<String>,
+        /// When it started.
+        pub started_at: Option<DateTime<Utc>>,
+        /// When it finished.
+        pub finished_at: Option<DateTime<Utc>>,
+        /// When it was created.
+        pub created_at: DateTime<Utc>,
+        /// When it last changed.
+        pub updated_at: DateTime<Utc>,
+    }
 }
 
-/// SQL selecting [`ApiKeyNode`] columns from `api_keys`.
-pub const API_KEY_COLUMNS: &str = "id, name, prefix, \
-    ARRAY(SELECT jsonb_array_elements_text(permissions_json)) AS permissions, status_id, \
-    rate_limit_per_minute, last_used_at, created_at, revoked_at";
+node! {
+    /// One client's request count in one fixed window (`rate_limits`).
+    #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+    #[graphql(name = "RateLimitWindow")]
+    pub struct RateLimitNode {
+        /// The row's id.
+        pub id: Id,
+        /// The API key counted.
+        pub client_id: Id,
+        /// When the window started.
+        pub window_start: DateTime<Utc>,
+        /// Requests counted in it.
+        pub count: i32,
+    }
+}
 
-/// SQL selecting [`EndpointNode`] columns from `webhook_endpoints`.
-pub const ENDPOINT_COLUMNS: &str = "id, system_name, url, status_id, disabled_reason, timeout_ms, \
-    CASE WHEN jsonb_typeof(retry_schedule_json -> 'schedule_secs') = 'array' \
-         THEN ARRAY(SELECT jsonb_array_elements_text(retry_schedule_json -> 'schedule_secs')::bigint) \
-    END AS retry_schedule, \
-    previous_secret_expires_at, created_at, updated_at";
-
-/// SQL selecting [`DeliveryNode`] columns from `webhook_deliveries`.
-pub const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, status_id, attempts, \
-    last_attempt_at, response_code, last_error, mapping_id, mapping_version, next_attempt_at, \
-    event_created_at, created_at, updated_at";
-
-/// SQL selecting [`EventNode`] columns from `integration_events`.
-pub const EVENT_COLUMNS: &str = "id, event_type, source_system, event_key, channel, status_id, \
-    payload_json, created_at, updated_at";
-
-/// SQL selecting [`RetryNode`] columns from `retry_queue`.
-pub const RETRY_COLUMNS: &str =
-    "id, event_id, endpoint_id, next_retry_at, attempts, leased_until, leased_by, event_created_at";
-
-/// SQL selecting [`DeadLetterNode`] columns from `dead_letter`.
-pub const DEAD_LETTER_COLUMNS: &str =
-    "id, event_id, delivery_id, endpoint_id, reason, created_at, requeued_at, event_created_at";
-
-/// SQL selecting [`MappingNode`] columns from `event_mappings m`.
-pub const MAPPING_COLUMNS: &str = "m.id, m.event_type, m.target_system, \
-    m.version_number AS version, coalesce(m.mapping_json ->> 'language', 'jq') AS language, \
-    coalesce(m.mapping_json ->> 'program', '') AS program, m.published_at, m.retired_at, \
-    (m.retired_at IS NULL AND m.version_number = (SELECT max(l.version_number) FROM event_mappings l \
-      WHERE l.event_type = m.event_type AND l.target_system = m.target_system)) AS live";
-
-/// SQL selecting [`SyncJobNode`] columns from `sync_jobs`.
-pub const SYNC_JOB_COLUMNS: &str = "id, job_type, status_id, parameters_json, progress_done, \
-    progress_total, error, started_at, finished_at, created_at, updated_at";
-
-/// SQL selecting [`RateLimitNode`] columns from `rate_limits`.
-pub const RATE_LIMIT_COLUMNS: &str = "id, client_id, window_start, count";
+/// SQL selecting [`ApiKeyNode`] columns.
+pub const API_KEY_COLUMNS: &str = ApiKeyNode::COLUMNS;
+/// SQL selecting [`EndpointNode`] columns.
+pub const ENDPOINT_COLUMNS: &str = EndpointNode::COLUMNS;
+/// SQL selecting [`DeliveryNode`] columns.
+pub const DELIVERY_COLUMNS: &str = DeliveryNode::COLUMNS;
+/// SQL selecting [`EventNode`] columns.
+pub const EVENT_COLUMNS: &str = EventNode::COLUMNS;
+/// SQL selecting [`RetryNode`] columns.
+pub const RETRY_COLUMNS: &str = RetryNode::COLUMNS;
+/// SQL selecting [`DeadLetterNode`] columns.
+pub const DEAD_LETTER_COLUMNS: &str = DeadLetterNode::COLUMNS;
+/// SQL selecting [`MappingNode`] columns (from `event_mappings m`).
+pub const MAPPING_COLUMNS: &str = MappingNode::COLUMNS;
+/// SQL selecting [`SyncJobNode`] columns.
+pub const SYNC_JOB_COLUMNS: &str = SyncJobNode::COLUMNS;
+/// SQL selecting [`RateLimitNode`] columns.
+pub const RATE_LIMIT_COLUMNS: &str = RateLimitNode::COLUMNS;

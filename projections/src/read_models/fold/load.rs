@@ -71,46 +71,28 @@ impl Batch {
         let mut batch = Self::default();
         let conn = &mut **tx;
         batch.api_keys.extend(
-            load::<ApiKeyRow>(conn, "api_keys", API_KEY_COLUMNS, "id", &needs.api_keys)
+            load::<ApiKeyRow>(conn, "id", &needs.api_keys)
                 .await?
                 .into_iter()
                 .map(|r| (r.id, r)),
         );
         batch.endpoints.extend(
-            load::<EndpointRow>(
-                conn,
-                "webhook_endpoints",
-                ENDPOINT_COLUMNS,
-                "id",
-                &needs.endpoints,
-            )
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r)),
+            load::<EndpointRow>(conn, "id", &needs.endpoints)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
         );
         batch.mappings.extend(
-            load::<MappingRow>(
-                conn,
-                "event_mappings",
-                MAPPING_COLUMNS,
-                "id",
-                &needs.mappings,
-            )
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r)),
+            load::<MappingRow>(conn, "id", &needs.mappings)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
         );
         batch.deliveries.extend(
-            load::<DeliveryRow>(
-                conn,
-                "webhook_deliveries",
-                DELIVERY_COLUMNS,
-                "id",
-                &needs.deliveries,
-            )
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r)),
+            load::<DeliveryRow>(conn, "id", &needs.deliveries)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
         );
         // The events of the deliveries too: their status is rolled up in memory when
         // the batch holds all of their deliveries (see `roll_up_in_memory`).
@@ -121,25 +103,13 @@ impl Batch {
         needs.events.sort_unstable();
         needs.events.dedup();
         batch.events.extend(
-            load::<EventRow>(
-                conn,
-                "integration_events",
-                EVENT_COLUMNS,
-                "id",
-                &needs.events,
-            )
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r)),
+            load::<EventRow>(conn, "id", &needs.events)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
         );
-        let open_dead_letters = load::<DeadLetterRow>(
-            conn,
-            "dead_letter",
-            DEAD_LETTER_COLUMNS,
-            "delivery_id",
-            &needs.dead_letters_by_delivery,
-        )
-        .await?;
+        let open_dead_letters =
+            load::<DeadLetterRow>(conn, "delivery_id", &needs.dead_letters_by_delivery).await?;
         batch.dead_letters.extend(
             open_dead_letters
                 .into_iter()
@@ -147,7 +117,7 @@ impl Batch {
                 .map(|r| (r.id, r)),
         );
         batch.sync_jobs.extend(
-            load::<SyncJobRow>(conn, "sync_jobs", SYNC_JOB_COLUMNS, "id", &needs.sync_jobs)
+            load::<SyncJobRow>(conn, "id", &needs.sync_jobs)
                 .await?
                 .into_iter()
                 .map(|r| (r.id, r)),

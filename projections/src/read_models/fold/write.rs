@@ -10,11 +10,11 @@ impl Batch {
     pub async fn write(mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         self.roll_up_in_memory();
         let conn = &mut **tx;
-        upsert_api_keys(conn, &self.api_keys.changed().collect::<Vec<_>>()).await?;
-        upsert_endpoints(conn, &self.endpoints.changed().collect::<Vec<_>>()).await?;
-        upsert_events(conn, &self.events.changed().collect::<Vec<_>>()).await?;
-        upsert_mappings(conn, &self.mappings.changed().collect::<Vec<_>>()).await?;
-        upsert_deliveries(conn, &self.deliveries.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.api_keys.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.endpoints.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.events.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.mappings.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.deliveries.changed().collect::<Vec<_>>()).await?;
         let deletes: Vec<i64> = self
             .retries
             .iter()
@@ -24,7 +24,7 @@ impl Batch {
         let upserts: Vec<&RetryRow> = self.retries.values().flatten().collect();
         crate::queue::delete_folded(conn, &deletes).await?;
         crate::queue::upsert_folded(conn, &upserts).await?;
-        upsert_dead_letters(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.dead_letters.changed().collect::<Vec<_>>()).await?;
         let unblocked: Vec<i64> = self
             .blocks
             .iter()
@@ -32,8 +32,8 @@ impl Batch {
             .map(|(id, _)| *id)
             .collect();
         delete_blocks(conn, &unblocked).await?;
-        upsert_blocks(conn, &self.blocks.values().flatten().collect::<Vec<_>>()).await?;
-        upsert_sync_jobs(conn, &self.sync_jobs.changed().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.blocks.values().flatten().collect::<Vec<_>>()).await?;
+        upsert(conn, &self.sync_jobs.changed().collect::<Vec<_>>()).await?;
         roll_up(conn, &self.rollups).await
     }
 }
