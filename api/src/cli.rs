@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::database::Database;
-use crate::settings::Settings;
+use crate::settings::{Origin, Settings};
 use crate::startup::{cancel_on_signal, Application};
 
 /// Integration Ledger: event-sourced event and webhook integration service.
@@ -18,7 +18,7 @@ use crate::startup::{cancel_on_signal, Application};
 #[command(name = "ledgerd", version)]
 pub struct Cli {
     /// A TOML configuration file, read after the defaults and before `LEDGER_*`.
-    #[arg(long, global = true, env = "LEDGER_CONFIG")]
+    #[arg(long, global = true, env = crate::settings::CONFIG_VARIABLE)]
     pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
@@ -43,6 +43,10 @@ pub enum Command {
     },
     /// Applies the database migrations, then exits.
     Migrate,
+    /// Prints every setting: its environment variable, default, range and help, and
+    /// the value this process would run with (from the defaults, the file and the
+    /// environment, saying which; secrets redacted).
+    Settings,
     /// Read-model projections: status and rebuilds.
     Projections {
         /// The projections tool.
@@ -175,8 +179,12 @@ pub fn main() -> ExitCode {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(cli.config.as_deref())?;
+    let (mut settings, origins) = Settings::load_with_origins(cli.config.as_deref())?;
     match cli.command {
+        Command::Settings => {
+            say(&render_settings(&settings, &origins, cli.config.as_deref()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { roles, listen } => {
             if let Some(listen) = listen {
                 settings.listen = listen;
@@ -725,9 +733,178 @@ async fn keys_create(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ledgerd settings`: the configuration file, then every declared setting (its name,
+/// variables, value and where it came from, default, range and help), then the
+/// variables read before the settings. Secrets show as `(redacted)`.
+pub fn render_settings(
+    settings: &Settings,
+    origins: &std::collections::BTreeMap<&'static str, Origin>,
+    config: Option<&std::path::Path>,
+) -> String {
+    let values: std::collections::BTreeMap<&str, String> =
+        settings.shown_values().into_iter().collect();
+    // An empty text would be invisible.
+    let visible = |text: &str| {
+        if text.is_empty() {
+            "(empty)".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out = vec![format!(
+        "configuration file: {}",
+        config.map_or_else(|| "none".to_owned(), |path| path.display().to_string())
+    )];
+    for info in crate::settings::catalogue() {
+        let variables = match info.alias {
+            Some(alias) => format!("{} or {alias}", info.variable),
+            None => info.variable.clone(),
+        };
+        let value = values.get(info.name).map_or("", String::as_str);
+        let origin = origins.get(info.name).unwrap_or(&Origin::Unset);
+        out.push(String::new());
+        out.push(format!("{} ({variables})", info.name));
+        out.push(match origin {
+            Origin::Unset => format!("    value:   {}", visible(value)),
+            origin => format!("    value:   {} ({origin})", visible(value)),
+        });
+        out.push(format!(
+            "    default: {}",
+            info.default
+                .as_deref()
+                .map_or_else(|| "none".to_owned(), visible)
+        ));
+        if let Some(range) = info.range {
+            out.push(format!("    range:   {range}"));
+        }
+        out.extend(wrapped(&info.help, "    ", 88));
+    }
+    out.push(String::new());
+    out.push("read before the settings:".to_owned());
+    for early in crate::settings::EARLY_VARIABLES {
+        out.push(early.variable.to_owned());
+        out.extend(wrapped(early.help, "    ", 88));
+    }
+    out.join("\n")
+}
+
+/// `text` as lines of at most `width` characters (unless a word is longer), each
+/// starting with `indent`.
+fn wrapped(text: &str, indent: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            lines.push(format!("{indent}{line}"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(format!("{indent}{line}"));
+    }
+    lines
+}
+
 /// Writes one line of command output to standard output.
 fn say(line: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    // figment's Jail returns its large error type by design.
+    #![allow(clippy::result_large_err)]
+    use std::path::Path;
+
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn settings_prints_every_setting_with_its_variable_default_range_help_and_value() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ledger.toml", "max_body_bytes = 4096")?;
+            jail.set_env("LEDGER_MAPPING_WORKERS", "4");
+            jail.set_env("LEDGER_MASTER_KEY", "c2VjcmV0LWtleS1ieXRlcw==");
+            jail.set_env(
+                "DATABASE_URL",
+                "postgres://ledger:hunter2@db.example/ledger",
+            );
+            let config = Path::new("ledger.toml");
+            let (settings, origins) = Settings::load_with_origins(Some(config)).unwrap();
+            let text = render_settings(&settings, &origins, Some(config));
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(!text.contains("c2VjcmV0"), "{text}");
+            assert!(
+                text.starts_with("configuration file: ledger.toml\n"),
+                "{text}"
+            );
+            // Help is wrapped: compare words.
+            let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            for info in crate::settings::catalogue() {
+                let block = block_of(&text, info.name);
+                assert!(block.contains(&info.variable), "{block}");
+                if let Some(range) = info.range {
+                    assert!(block.contains(&format!("range:   {range}\n")), "{block}");
+                }
+                if let Some(default) = info.default.as_deref().filter(|d| !d.is_empty()) {
+                    assert!(block.contains(&format!("default: {default}\n")), "{block}");
+                }
+                assert!(words.contains(&info.help), "the help of {}", info.name);
+            }
+            for (name, value) in [
+                ("max_body_bytes", "4096 (file ledger.toml)"),
+                ("mapping_workers", "4 (environment LEDGER_MAPPING_WORKERS)"),
+                ("master_key", "(redacted) (environment LEDGER_MASTER_KEY)"),
+                ("database_url", "(redacted) (environment DATABASE_URL)"),
+                ("db_max_connections", "16 (default)"),
+                ("allowed_targets", "(empty) (default)"),
+                ("pg_bin", "unset"),
+            ] {
+                let block = block_of(&text, name);
+                assert!(
+                    block.contains(&format!("value:   {value}\n")),
+                    "{name}: {block}"
+                );
+            }
+            assert!(block_of(&text, "database_url")
+                .starts_with("database_url (LEDGER_DATABASE_URL or DATABASE_URL)\n"));
+            for early in crate::settings::EARLY_VARIABLES {
+                assert!(text.contains(&format!("\n{}\n", early.variable)), "{text}");
+            }
+            Ok(())
+        });
+    }
+
+    /// The lines `render_settings` prints for the setting `name`.
+    fn block_of<'a>(text: &'a str, name: &str) -> &'a str {
+        let start = text
+            .find(&format!("\n{name} ("))
+            .unwrap_or_else(|| panic!("no block for {name}: {text}"));
+        let block = &text[start + 1..];
+        // Up to and with the newline that ends its last line.
+        let end = block.find("\n\n").map_or(block.len(), |end| end + 1);
+        &block[..end]
+    }
+
+    #[test]
+    fn the_settings_subcommand_and_the_config_variable_come_from_the_declarations() {
+        let cli = Cli::try_parse_from(["ledgerd", "settings"]).unwrap();
+        assert!(matches!(cli.command, Command::Settings));
+        let command = Cli::command();
+        let config = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "config")
+            .expect("--config");
+        assert_eq!(
+            config.get_env().and_then(|env| env.to_str()),
+            Some(crate::settings::CONFIG_VARIABLE)
+        );
+    }
 }

@@ -43,6 +43,7 @@ impl Database {
                 let options = ClusterOptions {
                     data_dir: settings.data_dir.join("pg"),
                     durable: true,
+                    bin_dir: settings.pg_bin.clone(),
                 };
                 let cluster =
                     tokio::task::spawn_blocking(move || ManagedCluster::start(&options)).await??;
@@ -71,12 +72,14 @@ impl Database {
 
 async fn create_database_if_missing(cluster: &ManagedCluster) -> Result<(), sqlx::Error> {
     let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(MANAGED_DATABASE)
-            .fetch_one(&mut admin)
-            .await?;
+    let exists: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        MANAGED_DATABASE,
+    )
+    .fetch_one(&mut admin)
+    .await?;
     if !exists {
+        // Dynamic: a database name is an identifier, which cannot be a parameter.
         sqlx::query(&format!("CREATE DATABASE {MANAGED_DATABASE}"))
             .execute(&mut admin)
             .await?;

@@ -110,6 +110,10 @@ pub struct ClusterOptions {
     pub data_dir: PathBuf,
     /// `false` turns fsync off: for throw-away test clusters only.
     pub durable: bool,
+    /// The folder of the server programs (`initdb`, `pg_ctl`), looked in first
+    /// (`ledgerd`'s `pg_bin` setting, `LEDGER_PG_BIN`); `None` looks only where
+    /// [`find_bin_dir`] looks by itself.
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// A running managed cluster.
@@ -134,7 +138,7 @@ impl ManagedCluster {
     /// later starts, and operators, find it); an existing data folder there is an
     /// [`ManagedError::Unreachable`] error, as is a shared folder that cannot be made.
     pub fn start(options: &ClusterOptions) -> Result<Self, ManagedError> {
-        let bin_dir = find_bin_dir()?;
+        let bin_dir = find_bin_dir(options.bin_dir.as_deref())?;
         let run_as = unprivileged_user()?;
         let data_dir = absolute(&options.data_dir)?;
         let data_dir = match &run_as {
@@ -402,14 +406,14 @@ impl ManagedCluster {
     }
 }
 
-/// Where the server binaries are: `LEDGER_PG_BIN`, `PATH`, `pg_config --bindir`, then
-/// the newest `/usr/lib/postgresql/*/bin`.
-pub fn find_bin_dir() -> Result<PathBuf, ManagedError> {
+/// Where the server binaries are: `preferred` (the `pg_bin` setting, which the
+/// caller reads: nothing here reads settings from the environment), `PATH`,
+/// `pg_config --bindir`, then the newest `/usr/lib/postgresql/*/bin`.
+pub fn find_bin_dir(preferred: Option<&Path>) -> Result<PathBuf, ManagedError> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("LEDGER_PG_BIN") {
-        candidates.push(dir.into());
-    }
+    candidates.extend(preferred.map(Path::to_path_buf));
+    // The program search path, as a shell would use it: not a setting of ours.
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path));
     }

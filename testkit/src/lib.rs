@@ -69,6 +69,7 @@ fn start_server() -> anyhow::Result<Server> {
         .build()?;
     runtime.block_on(async {
         let mut admin = PgConnection::connect(&format!("{base_url}/postgres")).await?;
+        // Dynamic: a database name is an identifier, which cannot be a parameter.
         sqlx::query(&format!("CREATE DATABASE {template}"))
             .execute(&mut admin)
             .await?;
@@ -92,6 +93,13 @@ fn temporary_cluster() -> anyhow::Result<ManagedCluster> {
     temporary_cluster_with(false)
 }
 
+/// The folder of the PostgreSQL server programs for the harness's own clusters:
+/// `LEDGER_PG_BIN`, which `ledgerd` reads as its `pg_bin` setting. The harness is not
+/// the service, so it reads its environment itself.
+pub fn pg_bin_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("LEDGER_PG_BIN").map(Into::into)
+}
+
 /// Like the shared test cluster, in a cluster of the test's own; `durable` keeps
 /// fsync and synchronous commit on, as in production, so that a server crashed on
 /// purpose (a database outage) loses no acknowledged commit. The reaper stops
@@ -110,6 +118,7 @@ pub fn temporary_cluster_with(durable: bool) -> anyhow::Result<ManagedCluster> {
     let cluster = ManagedCluster::start(&ClusterOptions {
         data_dir: data_dir.clone(),
         durable,
+        bin_dir: pg_bin_dir(),
     })
     .context("starting the temporary test cluster")?;
     spawn_reaper(&root, &data_dir)?;
@@ -189,6 +198,7 @@ impl TestDatabase {
         let server = server();
         let name = format!("ledger_test_{}", rand::random::<u64>());
         let mut admin = PgConnection::connect(&format!("{}/postgres", server.base_url)).await?;
+        // Dynamic: database names are identifiers, which cannot be parameters.
         sqlx::query(&format!(
             "CREATE DATABASE {name} TEMPLATE {}",
             server.template
@@ -208,6 +218,7 @@ impl TestDatabase {
         let mut admin = PgConnection::connect(&format!("{}/postgres", server.base_url))
             .await
             .unwrap();
+        // Dynamic: a database name is an identifier, which cannot be a parameter.
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await

@@ -187,6 +187,7 @@ async fn ledgerd_rides_out_its_database_stopping_for_twenty_seconds_under_load()
     let options = ClusterOptions {
         data_dir: cluster.data_dir().to_path_buf(),
         durable: true,
+        bin_dir: testkit::pg_bin_dir(),
     };
     let restarted = tokio::task::spawn_blocking(move || ManagedCluster::start(&options))
         .await

@@ -55,6 +55,7 @@ impl BenchDatabase {
         let mut admin = PgConnection::connect(&format!("{base_url}/postgres"))
             .await
             .context("connecting to PostgreSQL")?;
+        // Dynamic: a database name is an identifier, which cannot be a parameter.
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
@@ -67,7 +68,7 @@ impl BenchDatabase {
         db.url = format!("{base_url}/{name}");
         if pg_stats {
             let mut conn = PgConnection::connect(&db.url).await?;
-            sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            sqlx::query!("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 .execute(&mut conn)
                 .await
                 .context("--pg-stats: pg_stat_statements must be in shared_preload_libraries")?;
@@ -84,7 +85,7 @@ impl BenchDatabase {
         };
         let altered = async {
             let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
-            sqlx::query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            sqlx::query!("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
                 .execute(&mut admin)
                 .await?;
             admin.close().await?;
@@ -101,6 +102,7 @@ impl BenchDatabase {
             ManagedCluster::start(&ClusterOptions {
                 data_dir,
                 durable: true,
+                bin_dir: testkit::pg_bin_dir(),
             })
         })
         .await?;
@@ -137,6 +139,7 @@ impl BenchDatabase {
             return Ok(());
         }
         let mut admin = PgConnection::connect(&format!("{}/postgres", self.base_url)).await?;
+        // Dynamic: a database name is an identifier, which cannot be a parameter.
         sqlx::query(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name
@@ -171,6 +174,7 @@ fn start_cluster() -> anyhow::Result<(ManagedCluster, PathBuf)> {
     match ManagedCluster::start(&ClusterOptions {
         data_dir: root.join("pg"),
         durable: true,
+        bin_dir: testkit::pg_bin_dir(),
     }) {
         Ok(cluster) => Ok((cluster, root)),
         Err(err) => {
@@ -183,7 +187,7 @@ fn start_cluster() -> anyhow::Result<(ManagedCluster, PathBuf)> {
 /// The postmaster of a server on this machine: the parent of our backend, if
 /// `/proc` shows it as a postgres process.
 async fn local_postmaster(conn: &mut PgConnection) -> Option<i32> {
-    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+    let backend: i32 = sqlx::query_scalar!(r#"SELECT pg_backend_pid() AS "pid!""#)
         .fetch_one(conn)
         .await
         .ok()?;
