@@ -16,7 +16,6 @@ use domain::api_key::ApiKeyEvent;
 use domain::ids::ApiKeyId;
 use domain::scope::{Permissions, Scope};
 use domain::secrets::ApiKeyHash;
-use sqlx::Row as _;
 
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -67,22 +66,28 @@ pub async fn authenticate(state: &AppState, clear_key: &str) -> Result<Principal
 /// The key whose hash is `hash`, from its stream: 401 when there is none or it was
 /// revoked.
 pub async fn key_state(pool: &sqlx::PgPool, hash: &ApiKeyHash) -> Result<Principal, ApiError> {
-    let row = sqlx::query(
-        "SELECT i.payload, EXISTS (SELECT 1 FROM events r              WHERE r.aggregate_type = 'ApiKey' AND r.aggregate_id = i.aggregate_id                AND r.event_type = 'ApiKeyRevoked') AS revoked          FROM events i          WHERE i.aggregate_type = 'ApiKey' AND i.event_type = 'ApiKeyIssued'            AND ((i.payload -> 'ApiKeyIssued') ->> 'key_hash') = $1          LIMIT 1",
+    // The hash expression is that of the partial index `events_api_key_hash_idx`.
+    let row = sqlx::query!(
+        r#"SELECT i.payload,
+                  EXISTS (SELECT 1 FROM events r
+                          WHERE r.aggregate_type = 'ApiKey' AND r.aggregate_id = i.aggregate_id
+                            AND r.event_type = 'ApiKeyRevoked') AS "revoked!"
+           FROM events i
+           WHERE i.aggregate_type = 'ApiKey' AND i.event_type = 'ApiKeyIssued'
+             AND ((i.payload -> 'ApiKeyIssued') ->> 'key_hash') = $1
+           LIMIT 1"#,
+        hash.as_str(),
     )
-    .bind(hash.as_str())
     .fetch_optional(pool)
     .await
     .map_err(ApiError::internal)?;
     let Some(row) = row else {
         return Err(unauthorized("unknown_api_key", "no API key matches"));
     };
-    let revoked: bool = row.try_get("revoked").map_err(ApiError::internal)?;
-    if revoked {
+    if row.revoked {
         return Err(unauthorized("revoked_api_key", "this API key was revoked"));
     }
-    let payload: serde_json::Value = row.try_get("payload").map_err(ApiError::internal)?;
-    match serde_json::from_value::<ApiKeyEvent>(payload).map_err(ApiError::internal)? {
+    match serde_json::from_value::<ApiKeyEvent>(row.payload).map_err(ApiError::internal)? {
         ApiKeyEvent::ApiKeyIssued {
             key_id,
             permissions,
@@ -121,11 +126,11 @@ fn bearer_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 /// `Ok` while the key `key_id` is not revoked, by its stream in the log; 401
 /// `revoked_api_key` once it is. For connections that outlive a request.
 pub async fn ensure_not_revoked(pool: &sqlx::PgPool, key_id: ApiKeyId) -> Result<(), ApiError> {
-    let revoked: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'ApiKey' \
-         AND aggregate_id = $1 AND event_type = 'ApiKeyRevoked')",
+    let revoked: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'ApiKey'
+           AND aggregate_id = $1 AND event_type = 'ApiKeyRevoked') AS "revoked!""#,
+        domain::api_key::stream_id(key_id),
     )
-    .bind(domain::api_key::stream_id(key_id))
     .fetch_one(pool)
     .await
     .map_err(ApiError::internal)?;

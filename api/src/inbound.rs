@@ -52,7 +52,7 @@ pub async fn set_source_secret(
         .encrypt(&*services.cipher)
         .map_err(ApiError::internal)?;
     let now = services.now();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO inbound_sources (source_system, secret, created_at, updated_at, updated_by) \
          VALUES ($1, $2, $3, $3, $4) \
          ON CONFLICT (source_system) DO UPDATE SET \
@@ -61,12 +61,12 @@ pub async fn set_source_secret(
              secret = EXCLUDED.secret, \
              updated_at = EXCLUDED.updated_at, \
              updated_by = EXCLUDED.updated_by",
+        source.as_str(),
+        encrypted.as_str(),
+        now,
+        actor.to_string(),
+        now + ROTATION_GRACE,
     )
-    .bind(source.as_str())
-    .bind(encrypted.as_str())
-    .bind(now)
-    .bind(actor.to_string())
-    .bind(now + ROTATION_GRACE)
     .execute(ledger.pool())
     .await
     .map_err(ApiError::internal)?;
@@ -76,17 +76,20 @@ pub async fn set_source_secret(
 /// Removes `source`: its webhooks are refused from now on (`unknown_source`).
 /// Returns whether it existed.
 pub async fn remove_source(pool: &PgPool, source: &SystemName) -> Result<bool, ApiError> {
-    let done = sqlx::query("DELETE FROM inbound_sources WHERE source_system = $1")
-        .bind(source.as_str())
-        .execute(pool)
-        .await
-        .map_err(ApiError::internal)?;
+    let done = sqlx::query!(
+        "DELETE FROM inbound_sources WHERE source_system = $1",
+        source.as_str(),
+    )
+    .execute(pool)
+    .await
+    .map_err(ApiError::internal)?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Every configured source, by name, without secrets.
 pub async fn list_sources(pool: &PgPool) -> Result<Vec<InboundSource>, ApiError> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        InboundSource,
         "SELECT source_system, created_at, updated_at, updated_by, previous_secret_expires_at \
          FROM inbound_sources ORDER BY source_system",
     )
@@ -102,17 +105,22 @@ pub async fn source_secrets(
     source: &SystemName,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<WebhookSecret>>, ApiError> {
-    let row: Option<(String, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT secret, previous_secret, previous_secret_expires_at \
          FROM inbound_sources WHERE source_system = $1",
+        source.as_str(),
     )
-    .bind(source.as_str())
     .fetch_optional(ledger.pool())
     .await
     .map_err(ApiError::internal)?;
-    let Some((current, previous, expires)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
+    let (current, previous, expires) = (
+        row.secret,
+        row.previous_secret,
+        row.previous_secret_expires_at,
+    );
     let cipher = &*ledger.services().cipher;
     let decrypt = |stored: String| {
         WebhookSecret::decrypt(cipher, &EncryptedSecret::from_stored(stored))
@@ -136,14 +144,14 @@ pub async fn record_webhook_id(
     webhook_id: &str,
     event_id: i64,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO inbound_webhook_ids (source_system, webhook_id, event_id) VALUES ($1, $2, $3) \
          ON CONFLICT (source_system, webhook_id) DO UPDATE SET \
              last_seen_at = now(), times_seen = inbound_webhook_ids.times_seen + 1",
+        source.as_str(),
+        webhook_id,
+        event_id,
     )
-    .bind(source.as_str())
-    .bind(webhook_id)
-    .bind(event_id)
     .execute(pool)
     .await
     .map_err(ApiError::internal)?;
@@ -152,10 +160,10 @@ pub async fn record_webhook_id(
 
 /// Forgets webhook ids first seen more than `days` days ago; returns how many.
 pub async fn purge_webhook_ids(pool: &PgPool, days: i32) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "DELETE FROM inbound_webhook_ids WHERE first_seen_at < now() - make_interval(days => $1)",
+        days,
     )
-    .bind(days)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

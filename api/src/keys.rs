@@ -98,11 +98,11 @@ async fn project(ledger: &Ledger, key_id: ApiKeyId, status: ApiKeyStatus) {
             tracing::warn!(error = %err, "catching the read models up failed; the projector will apply the key change");
             return;
         }
-        let shown = sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND status_id = $2)",
+        let shown = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND status_id = $2) AS "shown!""#,
+            key_id.get(),
+            status.id(),
         )
-        .bind(key_id.get())
-        .bind(status.id())
         .fetch_one(ledger.pool())
         .await;
         match shown {

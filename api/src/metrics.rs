@@ -93,11 +93,13 @@ fn gauge_header(out: &mut String, name: &str, help: &str) {
 }
 
 async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Error> {
-    let (depth, due): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE next_retry_at <= now()) FROM retry_queue",
+    let queue = sqlx::query!(
+        r#"SELECT count(*) AS "depth!", count(*) FILTER (WHERE next_retry_at <= now()) AS "due!"
+           FROM retry_queue"#,
     )
     .fetch_one(pool)
     .await?;
+    let (depth, due) = (queue.depth, queue.due);
     gauge_header(
         out,
         "ledger_retry_queue_depth",
@@ -111,20 +113,22 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     );
     let _ = writeln!(out, "ledger_retry_queue_due {due}");
 
-    let deliveries: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT s.code::text, count(d.id) FROM domain_delivery_status s \
-         LEFT JOIN webhook_deliveries d ON d.status_id = s.id GROUP BY s.id, s.code ORDER BY s.id",
+    let deliveries = sqlx::query!(
+        r#"SELECT s.code::text AS "status!", count(d.id) AS "count!" FROM domain_delivery_status s
+           LEFT JOIN webhook_deliveries d ON d.status_id = s.id GROUP BY s.id, s.code ORDER BY s.id"#,
     )
     .fetch_all(pool)
     .await?;
     gauge_header(out, "ledger_deliveries", "Deliveries in the read model, by status (delivered: succeeded; failed: retrying; dead-lettered).");
-    for (status, count) in deliveries {
+    for row in deliveries {
+        let (status, count) = (row.status, row.count);
         let _ = writeln!(out, "ledger_deliveries{{status=\"{status}\"}} {count}");
     }
-    let open: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM dead_letter WHERE requeued_at IS NULL")
-            .fetch_one(pool)
-            .await?;
+    let open: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "open!" FROM dead_letter WHERE requeued_at IS NULL"#
+    )
+    .fetch_one(pool)
+    .await?;
     gauge_header(
         out,
         "ledger_dead_letters_open",
@@ -132,13 +136,16 @@ async fn database_gauges(pool: &PgPool, out: &mut String) -> Result<(), sqlx::Er
     );
     let _ = writeln!(out, "ledger_dead_letters_open {open}");
 
-    let subscriptions: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT c.name::text, c.state::text, \
-                greatest((SELECT coalesce(max(position), 0) FROM events) - c.position, 0) \
-         FROM subscription_checkpoints c ORDER BY c.name",
+    let subscriptions: Vec<(String, String, i64)> = sqlx::query!(
+        r#"SELECT c.name::text AS "name!", c.state::text AS "state!",
+                  greatest((SELECT coalesce(max(position), 0) FROM events) - c.position, 0) AS "lag!"
+           FROM subscription_checkpoints c ORDER BY c.name"#,
     )
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| (row.name, row.state, row.lag))
+    .collect();
     gauge_header(
         out,
         "ledger_projection_lag_events",

@@ -12,7 +12,7 @@ use domain::{Actor, CommandMetadata};
 use projections::rebuild::{self, Progress, RebuildReport};
 use projections::subscription::SubscriptionConfig;
 use serde::Serialize;
-use sqlx::{PgPool, Row as _};
+use sqlx::PgPool;
 use store::ledger::Ledger;
 use tokio_util::sync::CancellationToken;
 
@@ -60,40 +60,30 @@ pub struct SubscriptionStatus {
 /// Every subscription's position, lag and state: those a `ledgerd` runs (`not
 /// started` before they first ran) and any other with a checkpoint (a rebuild's).
 pub async fn status(pool: &PgPool) -> Result<Vec<SubscriptionStatus>, sqlx::Error> {
-    let (names, feeds): (Vec<&str>, Vec<&str>) = SUBSCRIPTIONS.iter().copied().unzip();
-    let rows = sqlx::query(
-        "WITH known AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(name, feeds)), \
-              head AS (SELECT coalesce(max(position), 0) AS position FROM events) \
-         SELECT coalesce(c.name, k.name) AS name, coalesce(k.feeds, '') AS feeds, \
-           coalesce(c.version, 0) AS version, coalesce(c.position, 0) AS position, \
-           coalesce(c.state, 'not started') AS state, c.error, c.stopped_position, c.updated_at, \
-           greatest(head.position - coalesce(c.position, 0), 0) AS lag_events, \
-           coalesce((SELECT (extract(epoch FROM now() - e.recorded_at) * 1000)::bigint FROM events e \
-                     WHERE (e.tx_id, e.position) > (coalesce(c.tx_id, '0'::xid8), coalesce(c.position, 0)) \
-                     ORDER BY e.tx_id, e.position LIMIT 1), 0) AS lag_ms \
-         FROM subscription_checkpoints c FULL JOIN known k ON k.name = c.name CROSS JOIN head \
-         ORDER BY 1",
+    // Owned strings: the macro checks a `text[]` parameter against `[String]`.
+    let (names, feeds): (Vec<String>, Vec<String>) = SUBSCRIPTIONS
+        .iter()
+        .map(|(name, feeds)| ((*name).to_owned(), (*feeds).to_owned()))
+        .unzip();
+    sqlx::query_as!(
+        SubscriptionStatus,
+        r#"WITH known AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(name, feeds)),
+              head AS (SELECT coalesce(max(position), 0) AS position FROM events)
+         SELECT coalesce(c.name, k.name) AS "name!", coalesce(k.feeds, '') AS "feeds!",
+           coalesce(c.version, 0) AS "version!", coalesce(c.position, 0) AS "position!",
+           coalesce(c.state, 'not started') AS "state!", c.error AS "error?",
+           c.stopped_position AS "stopped_position?", c.updated_at AS "updated_at?",
+           greatest(head.position - coalesce(c.position, 0), 0) AS "lag_events!",
+           coalesce((SELECT (extract(epoch FROM now() - e.recorded_at) * 1000)::bigint FROM events e
+                     WHERE (e.tx_id, e.position) > (coalesce(c.tx_id, '0'::xid8), coalesce(c.position, 0))
+                     ORDER BY e.tx_id, e.position LIMIT 1), 0) AS "lag_ms!"
+         FROM subscription_checkpoints c FULL JOIN known k ON k.name = c.name CROSS JOIN head
+         ORDER BY 1"#,
+        &names,
+        &feeds,
     )
-    .bind(&names)
-    .bind(&feeds)
     .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(SubscriptionStatus {
-                name: row.try_get("name")?,
-                feeds: row.try_get("feeds")?,
-                version: row.try_get("version")?,
-                position: row.try_get("position")?,
-                lag_events: row.try_get("lag_events")?,
-                lag_ms: row.try_get("lag_ms")?,
-                state: row.try_get("state")?,
-                error: row.try_get("error")?,
-                stopped_position: row.try_get("stopped_position")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Why an operator's decision on a subscription was refused.
@@ -127,10 +117,10 @@ async fn stopped_at(pool: &PgPool, name: &str) -> Result<Option<i64>, DecisionEr
     if !SUBSCRIPTIONS.iter().any(|(known, _)| *known == name) {
         return Err(DecisionError::Unknown(name.to_owned()));
     }
-    let stopped: Option<Option<i64>> = sqlx::query_scalar(
+    let stopped: Option<Option<i64>> = sqlx::query_scalar!(
         "SELECT stopped_position FROM subscription_checkpoints WHERE name = $1 AND state = 'stopped'",
+        name,
     )
-    .bind(name)
     .fetch_optional(pool)
     .await
     .map_err(|e| DecisionError::Store(e.into()))?;
@@ -354,10 +344,10 @@ pub async fn run_projector(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool = ledger.pool().clone();
-    let interrupted: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1)",
+    let interrupted: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1) AS "exists!""#,
+        rebuild::SHADOW_CHECKPOINT,
     )
-    .bind(rebuild::SHADOW_CHECKPOINT)
     .fetch_one(&pool)
     .await?;
     if interrupted || rebuild::needs_rebuild(&pool).await? {

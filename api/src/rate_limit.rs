@@ -16,9 +16,6 @@ use axum::http::{HeaderMap, HeaderValue};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-/// How long old windows are kept before the purge removes them.
-const KEEP_WINDOWS: &str = "10 minutes";
-
 /// One request counted in its client's current window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -179,18 +176,19 @@ impl RateLimiter {
             std::mem::take(&mut counter.pending) + n
         };
         // Near the limit (or not read yet in this window): count in the row.
-        let (count, row_window, db_now_ms): (i32, i64, i64) = sqlx::query_as(
-            "INSERT INTO rate_limits (client_id, window_start, count) \
-             VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / 60) * 60), $2) \
-             ON CONFLICT ON CONSTRAINT rate_limits_client_window_key \
-             DO UPDATE SET count = rate_limits.count + excluded.count \
-             RETURNING count, extract(epoch FROM window_start)::bigint, \
-                       (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+        let row = sqlx::query!(
+            r#"INSERT INTO rate_limits (client_id, window_start, count)
+               VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / 60) * 60), $2)
+               ON CONFLICT ON CONSTRAINT rate_limits_client_window_key
+               DO UPDATE SET count = rate_limits.count + excluded.count
+               RETURNING count, extract(epoch FROM window_start)::bigint AS "row_window!",
+                         (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS "db_now_ms!""#,
+            client_id,
+            i32::try_from(add).unwrap_or(i32::MAX),
         )
-        .bind(client_id)
-        .bind(i32::try_from(add).unwrap_or(i32::MAX))
         .fetch_one(&self.pool)
         .await?;
+        let (count, row_window, db_now_ms) = (row.count, row.row_window, row.db_now_ms);
         self.note_clock(db_now_ms);
         let count = i64::from(count);
         if let Some(counter) = self.lock().by_client.get_mut(&client_id) {
@@ -250,32 +248,34 @@ impl RateLimiter {
         }
         // Adds the counts made here, and reads those of clients with none (what
         // other processes counted).
-        let rows: Vec<(i64, i64, i32, i64)> = sqlx::query_as(
-            "WITH added AS ( \
-                 INSERT INTO rate_limits (client_id, window_start, count) \
-                 SELECT c, to_timestamp(w), n \
-                 FROM unnest($1::bigint[], $2::bigint[], $3::int[]) AS t(c, w, n) \
-                 ON CONFLICT ON CONSTRAINT rate_limits_client_window_key \
-                 DO UPDATE SET count = rate_limits.count + excluded.count \
-                 RETURNING client_id, window_start, count) \
-             SELECT client_id, extract(epoch FROM window_start)::bigint, count, \
-                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint \
-             FROM added \
-             UNION ALL \
-             SELECT client_id, extract(epoch FROM window_start)::bigint, count, \
-                    (extract(epoch FROM clock_timestamp()) * 1000)::bigint \
-             FROM rate_limits \
-             WHERE client_id = ANY($4) AND window_start = to_timestamp($5)",
+        let rows = sqlx::query!(
+            r#"WITH added AS (
+                   INSERT INTO rate_limits (client_id, window_start, count)
+                   SELECT c, to_timestamp(w), n
+                   FROM unnest($1::bigint[], $2::bigint[], $3::int[]) AS t(c, w, n)
+                   ON CONFLICT ON CONSTRAINT rate_limits_client_window_key
+                   DO UPDATE SET count = rate_limits.count + excluded.count
+                   RETURNING client_id, window_start, count)
+               SELECT client_id AS "client_id!", extract(epoch FROM window_start)::bigint AS "w!",
+                      count AS "count!",
+                      (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS "db_now_ms!"
+               FROM added
+               UNION ALL
+               SELECT client_id, extract(epoch FROM window_start)::bigint, count,
+                      (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+               FROM rate_limits
+               WHERE client_id = ANY($4) AND window_start = to_timestamp($5::bigint)"#,
+            &clients,
+            &windows,
+            &counts,
+            &idle,
+            window,
         )
-        .bind(&clients)
-        .bind(&windows)
-        .bind(&counts)
-        .bind(&idle)
-        .bind(window)
         .fetch_all(&self.pool)
         .await?;
         let mut state = self.lock();
-        for (client, w, count, db_now_ms) in rows {
+        for row in rows {
+            let (client, w, count, db_now_ms) = (row.client_id, row.w, row.count, row.db_now_ms);
             self.note_clock(db_now_ms);
             if let Some(c) = state.by_client.get_mut(&client) {
                 if c.window == w {
@@ -314,13 +314,13 @@ fn reset_secs(window: i64, now_ms: i64) -> u64 {
         .clamp(1, 60)
 }
 
-/// Deletes windows older than ten minutes; returns how many.
+/// Deletes windows older than ten minutes (how long old windows are kept);
+/// returns how many.
 pub async fn purge(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(&format!(
-        "DELETE FROM rate_limits WHERE window_start < now() - interval '{KEEP_WINDOWS}'"
-    ))
-    .execute(pool)
-    .await?;
+    let done =
+        sqlx::query!("DELETE FROM rate_limits WHERE window_start < now() - interval '10 minutes'")
+            .execute(pool)
+            .await?;
     Ok(done.rows_affected())
 }
 

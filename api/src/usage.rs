@@ -40,13 +40,13 @@ impl LastUsed {
         }
         let (ids, ats): (Vec<i64>, Vec<DateTime<Utc>>) =
             taken.iter().map(|(k, v)| (*k, *v)).unzip();
-        let result = sqlx::query(
+        let result = sqlx::query!(
             "UPDATE api_keys AS k SET last_used_at = v.at \
              FROM unnest($1::bigint[], $2::timestamptz[]) AS v(id, at) \
              WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)",
+            &ids,
+            &ats,
         )
-        .bind(&ids)
-        .bind(&ats)
         .execute(pool)
         .await;
         match result {

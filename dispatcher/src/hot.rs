@@ -55,7 +55,7 @@ use domain::integration_event::{IntegrationEventCommand, IntegrationEventEvent};
 use domain::{Delivery, IntegrationEvent, IntegrationEventError, MappingId};
 use projections::read_models;
 use projections::subscription::{Cursor, StoredEvent};
-use sqlx::{PgConnection, Row as _};
+use sqlx::PgConnection;
 use store::commands::CommandError;
 use store::group_commit::{self, ROUTES_LOCK};
 use store::ledger::Ledger;
@@ -236,14 +236,14 @@ impl Routes {
     /// Loads the current routes from the read models (inside the routing
     /// transaction, under the routes lock).
     async fn load(conn: &mut PgConnection, epoch: Cursor) -> Result<Self, sqlx::Error> {
-        let types: Vec<String> = sqlx::query_scalar(
+        let types: Vec<String> = sqlx::query_scalar!(
             "SELECT DISTINCT event_type FROM event_mappings WHERE retired_tx IS NULL",
         )
         .fetch_all(&mut *conn)
         .await?;
         let table = RouteTable::load(&mut *conn, &types, Cursor::MAX).await?;
         let mut endpoints = HashMap::new();
-        for row in sqlx::query(
+        for row in sqlx::query!(
             "SELECT id, status_id, url, secret, previous_secret, previous_secret_expires_at, \
                     timeout_ms, retry_schedule_json \
              FROM webhook_endpoints WHERE deleted_tx IS NULL",
@@ -251,27 +251,27 @@ impl Routes {
         .fetch_all(&mut *conn)
         .await?
         {
-            let status: i16 = row.try_get("status_id")?;
             endpoints.insert(
-                row.try_get::<i64, _>("id")?,
+                row.id,
                 EndpointInfo {
-                    active: status == domain::status::EndpointStatus::Active.id(),
-                    url: row.try_get("url")?,
-                    secret: row.try_get("secret")?,
-                    previous_secret: row.try_get("previous_secret")?,
-                    previous_secret_expires_at: row.try_get("previous_secret_expires_at")?,
-                    timeout_ms: row.try_get("timeout_ms")?,
-                    retry_schedule_json: row.try_get("retry_schedule_json")?,
+                    active: row.status_id == domain::status::EndpointStatus::Active.id(),
+                    url: row.url,
+                    secret: row.secret,
+                    previous_secret: row.previous_secret,
+                    previous_secret_expires_at: row.previous_secret_expires_at,
+                    timeout_ms: Some(row.timeout_ms),
+                    retry_schedule_json: row.retry_schedule_json,
                 },
             );
         }
-        let programs = sqlx::query_as::<_, (i64, Option<String>)>(
-            "SELECT id, mapping_json ->> 'program' FROM event_mappings WHERE retired_tx IS NULL",
+        let programs = sqlx::query!(
+            "SELECT id, mapping_json ->> 'program' AS program FROM event_mappings \
+             WHERE retired_tx IS NULL",
         )
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .filter_map(|(id, program)| program.map(|p| (id, p)))
+        .filter_map(|row| row.program.map(|p| (row.id, p)))
         .collect();
         Ok(Self {
             epoch,
@@ -490,7 +490,9 @@ fn release(pool: sqlx::PgPool, worker_id: String, ids: Vec<i64>) {
                 tracing::warn!(error = %err, "releasing hot-path leases failed; they expire");
             }
         }
-        if let Err(err) = sqlx::query("SELECT pg_notify('ledger_retry_queue', '')")
+        // `pg_notify` returns void, which no output column can carry: called in
+        // FROM, the statement has no columns and does the same.
+        if let Err(err) = sqlx::query!("SELECT FROM pg_notify('ledger_retry_queue', '')")
             .execute(&pool)
             .await
         {
@@ -516,18 +518,19 @@ async fn commit(shared: &Shared, jobs: &[Job]) -> Result<Committed, sqlx::Error>
     let ledger = &shared.ledger;
     let mut tx = ledger.pool().begin().await?;
     // Quiet queue rows, the routes lock shared, then the epoch (migration 0013).
-    let row = sqlx::query(
-        "SELECT tx_id, epoch_position AS position, projected FROM ledger_route_epoch($1, $2)",
+    let row = sqlx::query!(
+        r#"SELECT tx_id AS "tx_id!", epoch_position AS "position!", projected AS "projected!"
+           FROM ledger_route_epoch($1, $2)"#,
+        ROUTES_LOCK,
+        read_models::NAME,
     )
-    .bind(ROUTES_LOCK)
-    .bind(read_models::NAME)
     .fetch_one(&mut *tx)
     .await?;
     let epoch = Cursor {
-        tx_id: row.try_get("tx_id")?,
-        position: row.try_get("position")?,
+        tx_id: row.tx_id,
+        position: row.position,
     };
-    let routes = if row.try_get::<bool, _>("projected")? {
+    let routes = if row.projected {
         Some(routes_at(shared, &mut tx, epoch).await?)
     } else {
         None

@@ -46,7 +46,7 @@ use projections::subscription::{
     SubscriptionError,
 };
 use serde_json::{json, Value};
-use sqlx::{PgPool, Postgres, Row as _, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use store::commands::CommandError;
 use store::ledger::Ledger;
 use tokio_util::sync::CancellationToken;
@@ -484,20 +484,20 @@ impl Notices {
             .collect();
         let mut stored = HashMap::new();
         if !endpoints.is_empty() {
-            let rows = sqlx::query(
+            let rows = sqlx::query!(
                 "SELECT endpoint_id, failed, failing_since, opened FROM notice_streaks \
                  WHERE endpoint_id = ANY($1)",
+                &endpoints,
             )
-            .bind(&endpoints)
             .fetch_all(&mut **tx)
             .await?;
             for row in rows {
                 stored.insert(
-                    row.try_get::<i64, _>("endpoint_id")?,
+                    row.endpoint_id,
                     Some(Streak {
-                        failed: row.try_get("failed")?,
-                        since: row.try_get("failing_since")?,
-                        opened: row.try_get("opened")?,
+                        failed: row.failed,
+                        since: row.failing_since,
+                        opened: row.opened,
                     }),
                 );
             }
@@ -509,12 +509,12 @@ impl Notices {
         let of_notices: HashSet<String> = if streams.is_empty() {
             HashSet::new()
         } else {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "SELECT aggregate_id FROM events WHERE aggregate_type = 'Delivery' \
                  AND aggregate_id = ANY($1) AND sequence = 1 \
                  AND payload::jsonb -> 'DeliveryScheduled' ->> 'event_type' LIKE 'ledger.%'",
+                &streams,
             )
-            .bind(&streams)
             .fetch_all(&mut **tx)
             .await?
             .into_iter()
@@ -526,23 +526,25 @@ impl Notices {
         for (endpoint, streak) in &streaks {
             match streak {
                 Some(s) => {
-                    sqlx::query(
+                    sqlx::query!(
                         "INSERT INTO notice_streaks (endpoint_id, failed, failing_since, opened) \
                          VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint_id) DO UPDATE \
                          SET failed = $2, failing_since = $3, opened = $4",
+                        endpoint,
+                        s.failed,
+                        s.since,
+                        s.opened,
                     )
-                    .bind(endpoint)
-                    .bind(s.failed)
-                    .bind(s.since)
-                    .bind(s.opened)
                     .execute(&mut **tx)
                     .await?;
                 }
                 None => {
-                    sqlx::query("DELETE FROM notice_streaks WHERE endpoint_id = $1")
-                        .bind(endpoint)
-                        .execute(&mut **tx)
-                        .await?;
+                    sqlx::query!(
+                        "DELETE FROM notice_streaks WHERE endpoint_id = $1",
+                        endpoint
+                    )
+                    .execute(&mut **tx)
+                    .await?;
                 }
             }
         }
@@ -550,7 +552,7 @@ impl Notices {
             .iter()
             .filter(|d| !of_notices.contains(&d.delivery_stream))
         {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO notice_windows (endpoint_id, window_start, dead_lettered, first, cause) \
                  VALUES ($1, $2, 1, jsonb_build_array($3::jsonb), $4) \
                  ON CONFLICT (endpoint_id, window_start) DO UPDATE \
@@ -558,12 +560,12 @@ impl Notices {
                      first = CASE WHEN jsonb_array_length(notice_windows.first) < $5 \
                                   THEN notice_windows.first || jsonb_build_array($3::jsonb) \
                                   ELSE notice_windows.first END",
+                letter.endpoint_id,
+                window_start(letter.at, self.config.dead_letter_window),
+                &letter.item,
+                letter.cause.stored(),
+                i32::try_from(FIRST_DEAD_LETTERS).unwrap_or(10),
             )
-            .bind(letter.endpoint_id)
-            .bind(window_start(letter.at, self.config.dead_letter_window))
-            .bind(&letter.item)
-            .bind(letter.cause.stored())
-            .bind(i32::try_from(FIRST_DEAD_LETTERS).unwrap_or(10))
             .execute(&mut **tx)
             .await?;
         }
@@ -678,9 +680,10 @@ pub async fn close_windows(ledger: &Ledger, window: Duration) -> Result<usize, s
     let pool = ledger.pool();
     // No window counting (the usual case, and an idle ledger's): one statement
     // rather than the four that find out how far the subscription has read.
-    let counting: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM notice_windows)")
-        .fetch_one(pool)
-        .await?;
+    let counting: bool =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM notice_windows) AS "counting!""#)
+            .fetch_one(pool)
+            .await?;
     if !counting {
         return Ok(0);
     }
@@ -689,20 +692,20 @@ pub async fn close_windows(ledger: &Ledger, window: Duration) -> Result<usize, s
     let Some(before) = read_until.checked_sub_signed(len + WINDOW_GRACE) else {
         return Ok(0);
     };
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT endpoint_id, window_start, dead_lettered, first, cause FROM notice_windows \
          WHERE window_start <= $1 ORDER BY window_start, endpoint_id LIMIT 100",
+        before,
     )
-    .bind(before)
     .fetch_all(pool)
     .await?;
     let mut closed = 0;
     for row in rows {
-        let endpoint: i64 = row.try_get("endpoint_id")?;
-        let start: DateTime<Utc> = row.try_get("window_start")?;
-        let count: i32 = row.try_get("dead_lettered")?;
-        let first: Value = row.try_get("first")?;
-        let cause_json: Value = row.try_get("cause")?;
+        let endpoint: i64 = row.endpoint_id;
+        let start: DateTime<Utc> = row.window_start;
+        let count: i32 = row.dead_lettered;
+        let first: Value = row.first;
+        let cause_json: Value = row.cause;
         let Some(cause) = Cause::from_json(&cause_json) else {
             tracing::warn!(endpoint, %start, "a dead-letter window without a readable cause; dropped");
             delete_window(pool, endpoint, start, count).await?;
@@ -740,13 +743,13 @@ async fn delete_window(
     start: DateTime<Utc>,
     count: i32,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM notice_windows WHERE endpoint_id = $1 AND window_start = $2 \
          AND dead_lettered <= $3",
+        endpoint,
+        start,
+        count,
     )
-    .bind(endpoint)
-    .bind(start)
-    .bind(count)
     .execute(pool)
     .await?;
     Ok(())
@@ -756,15 +759,17 @@ async fn delete_window(
 /// first event after its checkpoint, or now when there is none.
 async fn read_until(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
     let cursor = checkpoint(pool, NOTICES_NAME).await?;
-    let next: Option<DateTime<Utc>> = sqlx::query_scalar(
+    let next: Option<DateTime<Utc>> = sqlx::query_scalar!(
         "SELECT recorded_at FROM events WHERE (tx_id, position) > ($1::text::xid8, $2) \
          ORDER BY tx_id, position LIMIT 1",
+        cursor.tx_id.to_string(),
+        cursor.position,
     )
-    .bind(cursor.tx_id.to_string())
-    .bind(cursor.position)
     .fetch_optional(pool)
     .await?;
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
+    let now: DateTime<Utc> = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+        .fetch_one(pool)
+        .await?;
     Ok(next.map_or(now, |n| n.min(now)))
 }
 

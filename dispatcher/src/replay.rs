@@ -14,7 +14,6 @@ use domain::sync_job::{self, SyncJobCommand, JOB_DEAD_LETTER_REPLAY};
 use domain::values::{EventType, JobType};
 use domain::{DeliveryError, DeliveryId, EndpointId, EventId, SyncJobError, SyncJobId};
 use serde::Serialize;
-use sqlx::Row as _;
 use store::commands::CommandError;
 use store::ledger::Ledger;
 use tokio_util::sync::CancellationToken;
@@ -102,15 +101,17 @@ pub async fn requeue(
     reason: Option<String>,
     metadata: CommandMetadata,
 ) -> Result<Requeued, ReplayError> {
-    let row = sqlx::query("SELECT event_id, endpoint_id FROM webhook_deliveries WHERE id = $1")
-        .bind(delivery_id.get())
-        .fetch_optional(ledger.pool())
-        .await?
-        .ok_or(ReplayError::DeliveryNotFound(delivery_id))?;
+    let row = sqlx::query!(
+        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE id = $1",
+        delivery_id.get(),
+    )
+    .fetch_optional(ledger.pool())
+    .await?
+    .ok_or(ReplayError::DeliveryNotFound(delivery_id))?;
     let target = Target {
         delivery_id,
-        event_id: EventId::new(row.try_get("event_id")?),
-        endpoint_id: EndpointId::new(row.try_get("endpoint_id")?),
+        event_id: EventId::new(row.event_id),
+        endpoint_id: EndpointId::new(row.endpoint_id),
     };
     requeue_target(ledger, &target, reason, None, metadata).await
 }
@@ -155,20 +156,6 @@ async fn requeue_target(
         Err(err) => Err(ReplayError::Delivery(err)),
     }
 }
-
-const MATCHING: &str = "\
-    SELECT DISTINCT dl.delivery_id, d.event_id, d.endpoint_id \
-    FROM dead_letter dl \
-    JOIN webhook_deliveries d ON d.id = dl.delivery_id \
-    JOIN integration_events ev ON ev.id = dl.event_id AND ev.created_at = dl.event_created_at \
-    WHERE dl.requeued_at IS NULL \
-      AND d.status_id = $5 \
-      AND ($1::bigint IS NULL OR dl.endpoint_id = $1) \
-      AND ($2::text IS NULL OR ev.event_type = $2) \
-      AND ($3::timestamptz IS NULL OR dl.created_at >= $3) \
-      AND ($4::timestamptz IS NULL OR dl.created_at < $4) \
-      AND ($6::bigint IS NULL OR dl.event_id = $6) \
-    ORDER BY dl.delivery_id";
 
 /// Starts a bulk replay of the dead letters matching `filter` as a sync job and
 /// returns its id at once; the job runs in a spawned task, reports progress every
@@ -242,25 +229,36 @@ async fn requeue_matches(
     metadata: &CommandMetadata,
     shutdown: &CancellationToken,
 ) -> Result<(), ReplayError> {
-    let rows = sqlx::query(MATCHING)
-        .bind(filter.endpoint_id.map(EndpointId::get))
-        .bind(filter.event_type.as_ref().map(EventType::as_str))
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(DeliveryStatus::DeadLettered.id())
-        .bind(filter.event_id.map(EventId::get))
-        .fetch_all(ledger.pool())
-        .await?;
-    let targets = rows
-        .iter()
-        .map(|row| {
-            Ok(Target {
-                delivery_id: DeliveryId::new(row.try_get("delivery_id")?),
-                event_id: EventId::new(row.try_get("event_id")?),
-                endpoint_id: EndpointId::new(row.try_get("endpoint_id")?),
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // Each filter is optional: an absent one (NULL) matches every row.
+    let targets: Vec<Target> = sqlx::query!(
+        "SELECT DISTINCT dl.delivery_id, d.event_id, d.endpoint_id \
+         FROM dead_letter dl \
+         JOIN webhook_deliveries d ON d.id = dl.delivery_id \
+         JOIN integration_events ev ON ev.id = dl.event_id AND ev.created_at = dl.event_created_at \
+         WHERE dl.requeued_at IS NULL \
+           AND d.status_id = $5 \
+           AND ($1::bigint IS NULL OR dl.endpoint_id = $1) \
+           AND ($2::text IS NULL OR ev.event_type = $2) \
+           AND ($3::timestamptz IS NULL OR dl.created_at >= $3) \
+           AND ($4::timestamptz IS NULL OR dl.created_at < $4) \
+           AND ($6::bigint IS NULL OR dl.event_id = $6) \
+         ORDER BY dl.delivery_id",
+        filter.endpoint_id.map(EndpointId::get),
+        filter.event_type.as_ref().map(EventType::as_str),
+        filter.from,
+        filter.to,
+        DeliveryStatus::DeadLettered.id(),
+        filter.event_id.map(EventId::get),
+    )
+    .fetch_all(ledger.pool())
+    .await?
+    .into_iter()
+    .map(|row| Target {
+        delivery_id: DeliveryId::new(row.delivery_id),
+        event_id: EventId::new(row.event_id),
+        endpoint_id: EndpointId::new(row.endpoint_id),
+    })
+    .collect();
     let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
     tracing::Span::current().record("total", total);
     let job_stream = sync_job::stream_id(job_id);

@@ -82,94 +82,112 @@ pub struct ClaimRequest<'a> {
     pub full_endpoints: Vec<i64>,
 }
 
+/// Claims up to `request.limit` due rows in one statement.
+///
 /// Due rows of active endpoints whose lease is free, oldest first, locked with SKIP
 /// LOCKED so concurrent dispatchers take disjoint rows; at most `per_endpoint`
 /// minus what this process already holds per endpoint; leased in the same
 /// statement, and joined with what the attempt needs. The candidates are scanned a
 /// few times wider than the limit so one busy endpoint does not starve the others.
-const CLAIM: &str = "\
-WITH candidates AS MATERIALIZED ( \
-    SELECT r.id, r.endpoint_id, r.next_retry_at \
-    FROM retry_queue r \
-    JOIN webhook_endpoints e ON e.id = r.endpoint_id \
-    WHERE r.next_retry_at <= now() \
-      AND (r.leased_until IS NULL OR r.leased_until < now()) \
-      AND e.status_id = $9 \
-      AND r.endpoint_id <> ALL($3::bigint[]) \
-      AND (r.order_key IS NULL OR ( \
-          NOT EXISTS (SELECT 1 FROM retry_queue p \
-              WHERE p.endpoint_id = r.endpoint_id AND p.order_key = r.order_key \
-                AND (p.order_tx, p.order_position) < (r.order_tx, r.order_position)) \
-          AND NOT EXISTS (SELECT 1 FROM ordering_blocks b \
-              WHERE b.endpoint_id = r.endpoint_id AND b.order_key = r.order_key \
-                AND (b.order_tx, b.order_position) < (r.order_tx, r.order_position)))) \
-    ORDER BY r.next_retry_at, r.id \
-    LIMIT $4 \
-    FOR UPDATE OF r SKIP LOCKED \
-), ranked AS ( \
-    SELECT c.id, c.next_retry_at, \
-           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_retry_at, c.id) \
-             + COALESCE(h.held, 0) AS slot \
-    FROM candidates c \
-    LEFT JOIN unnest($5::bigint[], $6::int[]) AS h(endpoint_id, held) \
-           ON h.endpoint_id = c.endpoint_id \
-), picked AS ( \
-    SELECT id FROM ranked WHERE slot <= $7 ORDER BY next_retry_at, id LIMIT $8 \
-), claimed AS ( \
-    UPDATE retry_queue q \
-    SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
-    FROM picked \
-    WHERE q.id = picked.id \
-    RETURNING q.id, q.event_id, q.endpoint_id, q.event_created_at, q.order_key \
-) \
-SELECT c.id AS delivery_id, c.event_id, c.endpoint_id, \
-       d.mapping_id, m.mapping_json ->> 'program' AS program, \
-       ev.payload_json AS payload, \
-       e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.timeout_ms, \
-       e.retry_schedule_json, c.order_key IS NOT NULL AS ordered \
-FROM claimed c \
-LEFT JOIN webhook_deliveries d ON d.id = c.id \
-LEFT JOIN event_mappings m ON m.id = d.mapping_id \
-LEFT JOIN integration_events ev ON ev.id = c.event_id AND ev.created_at = c.event_created_at \
-LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id";
-
-/// Claims up to `request.limit` due rows in one statement.
 pub async fn claim(pool: &PgPool, request: &ClaimRequest<'_>) -> Result<Vec<Claimed>, sqlx::Error> {
     let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
     let per_endpoint = i64::try_from(request.per_endpoint).unwrap_or(i64::MAX);
-    sqlx::query_as::<_, Claimed>(CLAIM)
-        .bind(request.lease_secs)
-        .bind(request.worker_id)
-        .bind(&request.full_endpoints)
-        .bind(limit.saturating_mul(4))
-        .bind(&request.held_endpoints)
-        .bind(&request.held_counts)
-        .bind(per_endpoint)
-        .bind(limit)
-        .bind(EndpointStatus::Active.id())
-        .fetch_all(pool)
-        .await
+    // The claimed row's columns are never null; the joined ones are, when the row
+    // they come from is missing (LEFT JOIN): the overrides say so whatever the
+    // planner lets the macro infer.
+    sqlx::query_as!(
+        Claimed,
+        r#"
+WITH candidates AS MATERIALIZED (
+    SELECT r.id, r.endpoint_id, r.next_retry_at
+    FROM retry_queue r
+    JOIN webhook_endpoints e ON e.id = r.endpoint_id
+    WHERE r.next_retry_at <= now()
+      AND (r.leased_until IS NULL OR r.leased_until < now())
+      AND e.status_id = $9
+      AND r.endpoint_id <> ALL($3::bigint[])
+      AND (r.order_key IS NULL OR (
+          NOT EXISTS (SELECT 1 FROM retry_queue p
+              WHERE p.endpoint_id = r.endpoint_id AND p.order_key = r.order_key
+                AND (p.order_tx, p.order_position) < (r.order_tx, r.order_position))
+          AND NOT EXISTS (SELECT 1 FROM ordering_blocks b
+              WHERE b.endpoint_id = r.endpoint_id AND b.order_key = r.order_key
+                AND (b.order_tx, b.order_position) < (r.order_tx, r.order_position))))
+    ORDER BY r.next_retry_at, r.id
+    LIMIT $4
+    FOR UPDATE OF r SKIP LOCKED
+), ranked AS (
+    SELECT c.id, c.next_retry_at,
+           row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_retry_at, c.id)
+             + COALESCE(h.held, 0) AS slot
+    FROM candidates c
+    LEFT JOIN unnest($5::bigint[], $6::int[]) AS h(endpoint_id, held)
+           ON h.endpoint_id = c.endpoint_id
+), picked AS (
+    SELECT id FROM ranked WHERE slot <= $7 ORDER BY next_retry_at, id LIMIT $8
+), claimed AS (
+    UPDATE retry_queue q
+    SET leased_until = now() + make_interval(secs => $1), leased_by = $2
+    FROM picked
+    WHERE q.id = picked.id
+    RETURNING q.id, q.event_id, q.endpoint_id, q.event_created_at, q.order_key
+)
+SELECT c.id AS "delivery_id!", c.event_id AS "event_id!", c.endpoint_id AS "endpoint_id!",
+       d.mapping_id AS "mapping_id?", m.mapping_json ->> 'program' AS "program?",
+       ev.payload_json AS "payload?",
+       e.url AS "url?", e.secret AS "secret?", e.previous_secret AS "previous_secret?",
+       e.previous_secret_expires_at AS "previous_secret_expires_at?",
+       e.timeout_ms AS "timeout_ms?",
+       e.retry_schedule_json AS "retry_schedule_json?", c.order_key IS NOT NULL AS "ordered!"
+FROM claimed c
+LEFT JOIN webhook_deliveries d ON d.id = c.id
+LEFT JOIN event_mappings m ON m.id = d.mapping_id
+LEFT JOIN integration_events ev ON ev.id = c.event_id AND ev.created_at = c.event_created_at
+LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id"#,
+        request.lease_secs,
+        request.worker_id,
+        &request.full_endpoints,
+        limit.saturating_mul(4),
+        &request.held_endpoints,
+        &request.held_counts,
+        per_endpoint,
+        limit,
+        EndpointStatus::Active.id(),
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// The earliest future `next_retry_at` of the queue, to sleep until then.
 pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT min(next_retry_at) FROM retry_queue WHERE next_retry_at > now()")
+    sqlx::query_scalar!("SELECT min(next_retry_at) FROM retry_queue WHERE next_retry_at > now()")
         .fetch_one(pool)
         .await
 }
 
-/// Deletes a row and, when it was ordered, writes the block of its line in the
-/// same statement (the projector's upsert of the same block from the event follows).
-const DELETE_AND_BLOCK: &str = "\
-WITH gone AS ( \
-    DELETE FROM retry_queue WHERE id = $1 AND {guard} \
-    RETURNING id, endpoint_id, event_id, order_key, order_tx, order_position \
-) \
-INSERT INTO ordering_blocks \
-    (delivery_id, endpoint_id, order_key, order_tx, order_position, event_id, blocked_at) \
-SELECT id, endpoint_id, order_key, order_tx, order_position, event_id, $3 \
-FROM gone WHERE order_key IS NOT NULL \
-ON CONFLICT (delivery_id) DO NOTHING";
+/// Deletes a row guarded by `$guard` (on `$2`, bound to `$guard_arg`) and, when it was
+/// ordered, writes the block of its line (`blocked_at` `$at`) in the same statement:
+/// one statement for [`finish`] and [`drop_stale`], each checked by the macro with its
+/// own guard.
+macro_rules! delete_and_block {
+    ($guard:literal, $id:expr, $guard_arg:expr, $at:expr) => {
+        sqlx::query!(
+            "WITH gone AS ( \
+                 DELETE FROM retry_queue WHERE id = $1 AND "
+                + $guard
+                + " RETURNING id, endpoint_id, event_id, order_key, order_tx, order_position \
+             ) \
+             INSERT INTO ordering_blocks \
+                 (delivery_id, endpoint_id, order_key, order_tx, order_position, event_id, blocked_at) \
+             SELECT id, endpoint_id, order_key, order_tx, order_position, event_id, $3 \
+             FROM gone WHERE order_key IS NOT NULL \
+             ON CONFLICT (delivery_id) DO NOTHING",
+            $id,
+            $guard_arg,
+            $at,
+        )
+    };
+}
 
 /// The delivery succeeded or was dead-lettered at attempt `attempt`: its row goes
 /// (as the projector's delete does). `blocked_at`: it was dead-lettered at the head
@@ -182,17 +200,19 @@ pub async fn finish(
 ) -> Result<(), sqlx::Error> {
     match blocked_at {
         None => {
-            sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND attempts < $2")
-                .bind(delivery_id)
-                .bind(attempt)
-                .execute(pool)
-                .await?
+            sqlx::query!(
+                "DELETE FROM retry_queue WHERE id = $1 AND attempts < $2",
+                delivery_id,
+                attempt,
+            )
+            .execute(pool)
+            .await?
         }
         Some(at) => {
-            sqlx::query(&DELETE_AND_BLOCK.replace("{guard}", "attempts < $2"))
-                .bind(delivery_id)
-                .bind(attempt)
-                .bind(at)
+            // Deletes the row and, when it was ordered, writes the block of its line
+            // in the same statement (the projector's upsert of the same block from
+            // the event follows).
+            delete_and_block!("attempts < $2", delivery_id, attempt, at)
                 .execute(pool)
                 .await?
         }
@@ -208,14 +228,14 @@ pub async fn reschedule(
     attempt: i32,
     next_retry_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE retry_queue \
          SET next_retry_at = $3, attempts = $2, leased_until = NULL, leased_by = NULL \
          WHERE id = $1 AND attempts < $2",
+        delivery_id,
+        attempt,
+        next_retry_at,
     )
-    .bind(delivery_id)
-    .bind(attempt)
-    .bind(next_retry_at)
     .execute(pool)
     .await?;
     Ok(())
@@ -229,13 +249,13 @@ pub async fn defer(
     worker_id: &str,
     due_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE retry_queue SET next_retry_at = $3, leased_until = NULL, leased_by = NULL \
          WHERE id = $1 AND leased_by = $2",
+        delivery_id,
+        worker_id,
+        due_at,
     )
-    .bind(delivery_id)
-    .bind(worker_id)
-    .bind(due_at)
     .execute(pool)
     .await?;
     Ok(())
@@ -252,17 +272,17 @@ pub async fn drop_stale(
 ) -> Result<(), sqlx::Error> {
     match blocked_at {
         None => {
-            sqlx::query("DELETE FROM retry_queue WHERE id = $1 AND leased_by = $2")
-                .bind(delivery_id)
-                .bind(worker_id)
-                .execute(pool)
-                .await?
+            sqlx::query!(
+                "DELETE FROM retry_queue WHERE id = $1 AND leased_by = $2",
+                delivery_id,
+                worker_id,
+            )
+            .execute(pool)
+            .await?
         }
         Some(at) => {
-            sqlx::query(&DELETE_AND_BLOCK.replace("{guard}", "leased_by = $2"))
-                .bind(delivery_id)
-                .bind(worker_id)
-                .bind(at)
+            // As in [`finish`], guarded by the lease instead.
+            delete_and_block!("leased_by = $2", delivery_id, worker_id, at)
                 .execute(pool)
                 .await?
         }
@@ -273,12 +293,12 @@ pub async fn drop_stale(
 /// Gives back the leases `worker_id` holds on `ids` (hot-path rows its channel had
 /// no room for), so that any dispatcher claims them now.
 pub async fn release(pool: &PgPool, ids: &[i64], worker_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE retry_queue SET leased_until = NULL, leased_by = NULL \
          WHERE id = ANY($1) AND leased_by = $2",
+        ids,
+        worker_id,
     )
-    .bind(ids)
-    .bind(worker_id)
     .execute(pool)
     .await?;
     Ok(())
@@ -296,8 +316,7 @@ pub async fn delete_folded(conn: &mut PgConnection, ids: &[i64]) -> Result<(), s
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM retry_queue WHERE id = ANY($1)")
-        .bind(ids)
+    sqlx::query!("DELETE FROM retry_queue WHERE id = ANY($1)", ids)
         .execute(conn)
         .await?;
     Ok(())
@@ -313,6 +332,7 @@ pub async fn lease_inline(
     worker_id: &str,
     lease_secs: f64,
 ) -> Result<(), sqlx::Error> {
+    // Dynamic: the marking statement is the caller's, spliced in as a CTE.
     sqlx::query(&format!(
         "WITH marked AS ({mark}) \
          UPDATE retry_queue SET leased_until = now() + make_interval(secs => $1), leased_by = $2 \
@@ -328,6 +348,7 @@ pub async fn lease_inline(
 
 /// A rebuild's swap: the live rows' leases onto the rows of `shadow_schema`.
 pub async fn carry_leases(conn: &mut PgConnection, shadow_schema: &str) -> Result<(), sqlx::Error> {
+    // Dynamic: the shadow schema's name is an identifier, which cannot be bound.
     sqlx::query(&format!(
         "UPDATE {shadow_schema}.retry_queue s SET leased_until = l.leased_until, leased_by = l.leased_by \
          FROM public.retry_queue l WHERE s.id = l.id AND l.leased_until IS NOT NULL"
@@ -340,7 +361,7 @@ pub async fn carry_leases(conn: &mut PgConnection, shadow_schema: &str) -> Resul
 /// Reclaims the space of deleted rows (each delivery inserts, leases and deletes
 /// one); gives way to a swap or another vacuum.
 pub async fn vacuum(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("VACUUM (SKIP_LOCKED) retry_queue")
+    sqlx::query!("VACUUM (SKIP_LOCKED) retry_queue")
         .execute(pool)
         .await?;
     Ok(())
@@ -396,7 +417,7 @@ pub async fn apply_outcomes(
     if gone.is_empty() && moved.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "WITH gone AS ( \
              DELETE FROM retry_queue r USING unnest($1::bigint[], $2::int[]) AS x(id, attempts) \
              WHERE r.id = x.id AND r.attempts < x.attempts RETURNING r.id) \
@@ -404,12 +425,12 @@ pub async fn apply_outcomes(
          SET next_retry_at = x.next_retry_at, attempts = x.attempts, leased_until = NULL, leased_by = NULL \
          FROM unnest($3::bigint[], $4::int[], $5::timestamptz[]) AS x(id, attempts, next_retry_at) \
          WHERE r.id = x.id AND r.attempts < x.attempts",
+        &gone,
+        &gone_at,
+        &moved,
+        &moved_at,
+        &moved_next,
     )
-    .bind(&gone)
-    .bind(&gone_at)
-    .bind(&moved)
-    .bind(&moved_at)
-    .bind(&moved_next)
     .execute(conn)
     .await?;
     Ok(())

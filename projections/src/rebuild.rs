@@ -15,7 +15,7 @@
 //! blocked for the moment of the swap resolves the table name again and reads the
 //! new table.
 
-use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
+use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 use store::migrate::READ_MODEL_TABLES;
 
 use crate::read_models::{ReadModels, NAME, VERSION};
@@ -90,10 +90,12 @@ pub struct RebuildReport {
 
 /// The live projection's version as recorded, if it has run.
 pub async fn recorded_version(pool: &PgPool) -> Result<Option<i32>, sqlx::Error> {
-    sqlx::query_scalar("SELECT version FROM subscription_checkpoints WHERE name = $1")
-        .bind(NAME)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar!(
+        "SELECT version FROM subscription_checkpoints WHERE name = $1",
+        NAME,
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// Whether the live read models were built by an older version of the projection.
@@ -114,7 +116,9 @@ pub async fn rebuild(
     // connection closes and the session lock goes with it, instead of going back to
     // the pool still held.
     let mut lock = PgConnection::connect_with(&pool.connect_options()).await?;
-    sqlx::query("SELECT pg_advisory_lock(hashtextextended('rebuild:read_models', 0))")
+    // Called in FROM: a function returning `void` cannot be an output column of the
+    // compile-checked macro.
+    sqlx::query!("SELECT FROM pg_advisory_lock(hashtextextended('rebuild:read_models', 0))")
         .execute(&mut lock)
         .await?;
     let result = rebuild_locked(pool, batch.events(), &mut on_progress).await;
@@ -220,15 +224,16 @@ async fn read_ahead(
 /// true when resuming.
 async fn prepare_shadow(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let schema_exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-            .bind(SHADOW_SCHEMA)
-            .fetch_one(&mut *tx)
-            .await?;
-    let checkpoint_exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1)",
+    let schema_exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS "exists!""#,
+        SHADOW_SCHEMA,
     )
-    .bind(SHADOW_CHECKPOINT)
+    .fetch_one(&mut *tx)
+    .await?;
+    let checkpoint_exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM subscription_checkpoints WHERE name = $1) AS "exists!""#,
+        SHADOW_CHECKPOINT,
+    )
     .fetch_one(&mut *tx)
     .await?;
     if schema_exists && checkpoint_exists {
@@ -236,23 +241,24 @@ async fn prepare_shadow(pool: &PgPool) -> Result<bool, sqlx::Error> {
         tracing::info!("resuming an interrupted rebuild");
         return Ok(true);
     }
+    // Dynamic: DDL naming a schema, an identifier that cannot be bound.
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {SHADOW_SCHEMA} CASCADE"))
         .execute(&mut *tx)
         .await?;
     sqlx::query(&format!("CREATE SCHEMA {SHADOW_SCHEMA}"))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SELECT ledger_create_read_models($1)")
-        .bind(SHADOW_SCHEMA)
+    // Called in FROM: the function returns `void`.
+    sqlx::query!("SELECT FROM ledger_create_read_models($1)", SHADOW_SCHEMA)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO subscription_checkpoints (name, version, state) VALUES ($1, $2, 'rebuilding') \
          ON CONFLICT (name) DO UPDATE SET tx_id = '0'::xid8, position = 0, version = $2, \
          state = 'rebuilding', error = NULL, updated_at = now()",
+        SHADOW_CHECKPOINT,
+        VERSION,
     )
-    .bind(SHADOW_CHECKPOINT)
-    .bind(VERSION)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -260,21 +266,18 @@ async fn prepare_shadow(pool: &PgPool) -> Result<bool, sqlx::Error> {
 }
 
 async fn shadow_cursor(pool: &PgPool) -> Result<Cursor, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT (tx_id::text)::bigint AS tx_id, position FROM subscription_checkpoints WHERE name = $1",
+    sqlx::query_as!(
+        Cursor,
+        r#"SELECT (tx_id::text)::bigint AS "tx_id!", position FROM subscription_checkpoints WHERE name = $1"#,
+        SHADOW_CHECKPOINT,
     )
-    .bind(SHADOW_CHECKPOINT)
     .fetch_one(pool)
-    .await?;
-    Ok(Cursor {
-        tx_id: row.try_get("tx_id")?,
-        position: row.try_get("position")?,
-    })
+    .await
 }
 
 async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
     // The highest position is a cheap upper bound of the count.
-    let max: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+    let max = sqlx::query_scalar!("SELECT max(position) FROM events")
         .fetch_one(pool)
         .await?;
     Ok(u64::try_from(max.unwrap_or(0)).unwrap_or(0))
@@ -291,6 +294,7 @@ async fn swap(
     let mut tx = pool.begin().await?;
     // Tables first, checkpoint row second: a live batch in flight holds the tables and
     // then wants the row; taking them in the same order cannot deadlock with it.
+    // Dynamic: the table list is `READ_MODEL_TABLES`, identifiers that cannot be bound.
     sqlx::query(&format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
         READ_MODEL_TABLES
@@ -301,17 +305,20 @@ async fn swap(
     ))
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO subscription_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        NAME,
+        VERSION,
     )
-    .bind(NAME)
-    .bind(VERSION)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("SELECT 1 FROM subscription_checkpoints WHERE name = $1 FOR UPDATE")
-        .bind(NAME)
-        .execute(&mut *tx)
-        .await?;
+    // Locks the row; no column is read.
+    sqlx::query!(
+        "SELECT FROM subscription_checkpoints WHERE name = $1 FOR UPDATE",
+        NAME,
+    )
+    .execute(&mut *tx)
+    .await?;
     let mut applied = 0u64;
     while let Some((next, n)) =
         apply_next(&mut tx, shadow, cursor, BatchSize::DEFAULT.events(), parked).await?
@@ -324,9 +331,10 @@ async fn swap(
     // retired, committed since the shadow's horizon: the live projector must fold
     // their events into the tables swapped in. (A transaction still writing waits
     // for the swap and then writes the new tables; its marker is not visible here.)
-    sqlx::query("DELETE FROM inline_projected")
+    sqlx::query!("DELETE FROM inline_projected")
         .execute(&mut *tx)
         .await?;
+    // Dynamic: DDL naming a schema, an identifier that cannot be bound.
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {RETIRED_SCHEMA} CASCADE"))
         .execute(&mut *tx)
         .await?;
@@ -336,23 +344,27 @@ async fn swap(
     move_tables(&mut tx, "public", RETIRED_SCHEMA).await?;
     move_tables(&mut tx, SHADOW_SCHEMA, "public").await?;
     // The dispatchers' wake-up trigger (migration 0004) belongs on the live table.
-    sqlx::query("SELECT ledger_retry_queue_watch('public')")
+    // Called in FROM: the function returns `void`.
+    sqlx::query!("SELECT FROM ledger_retry_queue_watch('public')")
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE subscription_checkpoints SET tx_id = $2::text::xid8, position = $3, version = $4, \
          state = 'running', error = NULL, updated_at = now() WHERE name = $1",
+        NAME,
+        cursor.tx_id.to_string(),
+        cursor.position,
+        VERSION,
     )
-    .bind(NAME)
-    .bind(cursor.tx_id.to_string())
-    .bind(cursor.position)
-    .bind(VERSION)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM subscription_checkpoints WHERE name = $1")
-        .bind(SHADOW_CHECKPOINT)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM subscription_checkpoints WHERE name = $1",
+        SHADOW_CHECKPOINT,
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Dynamic: DDL naming schemas, identifiers that cannot be bound.
     sqlx::query(&format!("DROP SCHEMA {RETIRED_SCHEMA} CASCADE"))
         .execute(&mut *tx)
         .await?;
@@ -366,6 +378,7 @@ async fn swap(
 
 /// Copies what the log does not hold from the live rows to the shadow ones.
 async fn carry_operational_columns(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    // Dynamic: names the shadow schema, an identifier that cannot be bound.
     sqlx::query(&format!(
         "UPDATE {SHADOW_SCHEMA}.api_keys s SET last_used_at = l.last_used_at \
          FROM public.api_keys l WHERE s.id = l.id AND l.last_used_at IS NOT NULL"
@@ -384,14 +397,19 @@ async fn move_tables(
     to: &str,
 ) -> Result<(), sqlx::Error> {
     for table in READ_MODEL_TABLES {
-        let partitions: Vec<String> = sqlx::query_scalar(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = format('%I.%I', $1::text, $2::text)::regclass",
+        // `quote_ident` quotes as `format`'s `%I` does, but passes a null through
+        // (the macro's compile-time check plans the statement with null arguments,
+        // which `%I` refuses).
+        let partitions = sqlx::query_scalar!(
+            r#"SELECT c.relname::text AS "relname!" FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               WHERE i.inhparent = (quote_ident($1::text) || '.' || quote_ident($2::text))::regclass"#,
+            from,
+            table,
         )
-        .bind(from)
-        .bind(table)
         .fetch_all(&mut **tx)
         .await?;
+        // Dynamic (both statements): schema and table names are identifiers, which
+        // cannot be bound.
         for partition in partitions {
             sqlx::query(&format!(
                 "ALTER TABLE \"{from}\".\"{partition}\" SET SCHEMA \"{to}\""

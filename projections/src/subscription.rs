@@ -20,8 +20,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::SubscriptionControlEvent;
-use sqlx::postgres::{PgListener, PgRow};
-use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Row as _, Transaction};
+use sqlx::postgres::PgListener;
+use sqlx::{Connection as _, PgConnection, PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
 /// One event of the log, as subscribers see it.
@@ -221,16 +221,6 @@ pub async fn wait_for_notification(listener: &mut PgListener, wait: Duration) ->
     }
 }
 
-const SELECT_EVENTS: &str = "\
-    SELECT (tx_id::text)::bigint AS tx_id, position, aggregate_type, aggregate_id, sequence, \
-           event_type, event_version, payload, metadata, \
-           recorded_at \
-    FROM events \
-    WHERE (tx_id, position) > ($1::text::xid8, $2) \
-      AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-    ORDER BY events.tx_id, events.position \
-    LIMIT $3";
-
 /// Takes every notification `listener` has already received, without waiting;
 /// how many. Called after one woke a loop, so that a burst of them costs one look:
 /// the look starts after they arrived, so it sees what each of them announced.
@@ -242,23 +232,6 @@ pub async fn take_received(listener: &mut PgListener) -> usize {
     }
     taken
 }
-
-/// The batch after the cursor without the horizon's filter: each row says whether
-/// its transaction is below the horizon (`applicable`). Ordered by `tx_id`, the
-/// applicable rows come first and are exactly what [`SELECT_EVENTS`] reads; a row
-/// after them is a committed event an older open transaction holds back (its
-/// payload is not sent). The horizon comes from the statement's own snapshot, the
-/// one the rows are read in.
-const SELECT_BATCH: &str = "\
-    SELECT (events.tx_id::text)::bigint AS tx_id, position, aggregate_type, aggregate_id, \
-           sequence, event_type, event_version, \
-           CASE WHEN events.tx_id < h.xmin THEN payload END AS payload, \
-           CASE WHEN events.tx_id < h.xmin THEN metadata END AS metadata, \
-           recorded_at, events.tx_id < h.xmin AS applicable \
-    FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h \
-    WHERE (events.tx_id, events.position) > ($1::text::xid8, $2) \
-    ORDER BY events.tx_id, events.position \
-    LIMIT $3";
 
 /// What one read after a cursor found.
 #[derive(Debug, Default)]
@@ -272,26 +245,65 @@ pub struct Batch {
 
 /// Reads up to `limit` events after `cursor`, only from ended transactions, in one
 /// statement that also tells whether committed events wait behind the horizon.
+///
+/// The statement reads the batch after the cursor without the horizon's filter:
+/// each row says whether its transaction is below the horizon (`applicable`).
+/// Ordered by `tx_id`, the applicable rows come first and are exactly what
+/// [`read_after`] reads; a row after them is a committed event an older open
+/// transaction holds back (its payload is not sent). The horizon comes from the
+/// statement's own snapshot, the one the rows are read in.
 pub async fn read_batch<'e, E: sqlx::PgExecutor<'e>>(
     reader: E,
     cursor: Cursor,
     limit: i64,
 ) -> Result<Batch, sqlx::Error> {
-    let rows = sqlx::query(SELECT_BATCH)
-        .bind(cursor.tx_id.to_string())
-        .bind(cursor.position)
-        .bind(limit)
-        .fetch_all(reader)
-        .await?;
+    // `payload` and `metadata` are null exactly on the rows held back, which are
+    // never decoded into events.
+    let rows = sqlx::query!(
+        r#"SELECT (events.tx_id::text)::bigint AS "tx_id!", position, aggregate_type, aggregate_id,
+                  sequence, event_type, event_version,
+                  CASE WHEN events.tx_id < h.xmin THEN payload END AS "payload?",
+                  CASE WHEN events.tx_id < h.xmin THEN metadata END AS "metadata?",
+                  recorded_at, events.tx_id < h.xmin AS "applicable!"
+           FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+           WHERE (events.tx_id, events.position) > ($1::text::xid8, $2)
+           ORDER BY events.tx_id, events.position
+           LIMIT $3"#,
+        cursor.tx_id.to_string(),
+        cursor.position,
+        limit,
+    )
+    .fetch_all(reader)
+    .await?;
     let mut batch = Batch::default();
-    for row in &rows {
-        if !row.try_get::<bool, _>("applicable")? {
+    for row in rows {
+        if !row.applicable {
             batch.held_back = batch.events.is_empty();
             break;
         }
-        batch.events.push(decode(row)?);
+        batch.events.push(StoredEvent {
+            tx_id: row.tx_id,
+            position: row.position,
+            aggregate_type: row.aggregate_type,
+            aggregate_id: row.aggregate_id,
+            sequence: row.sequence,
+            event_type: row.event_type,
+            event_version: row.event_version,
+            payload: not_null(row.payload, "payload")?,
+            metadata: not_null(row.metadata, "metadata")?,
+            recorded_at: row.recorded_at,
+        });
     }
     Ok(batch)
+}
+
+/// A column that is not null on the rows read: the error `Row::try_get` gives for
+/// a null one otherwise.
+fn not_null<T>(value: Option<T>, column: &str) -> Result<T, sqlx::Error> {
+    value.ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: format!("{column:?}"),
+        source: Box::new(sqlx::error::UnexpectedNullError),
+    })
 }
 
 /// Reads up to `limit` events after `cursor`, only from ended transactions.
@@ -300,46 +312,39 @@ pub async fn read_after(
     cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let rows = sqlx::query(SELECT_EVENTS)
-        .bind(cursor.tx_id.to_string())
-        .bind(cursor.position)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(decode).collect()
-}
-
-fn decode(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
-    Ok(StoredEvent {
-        tx_id: row.try_get("tx_id")?,
-        position: row.try_get("position")?,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: row.try_get("metadata")?,
-        recorded_at: row.try_get("recorded_at")?,
-    })
+    sqlx::query_as!(
+        StoredEvent,
+        r#"SELECT (tx_id::text)::bigint AS "tx_id!", position, aggregate_type, aggregate_id, sequence,
+                  event_type, event_version, payload, metadata,
+                  recorded_at
+           FROM events
+           WHERE (tx_id, position) > ($1::text::xid8, $2)
+             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY events.tx_id, events.position
+           LIMIT $3"#,
+        cursor.tx_id.to_string(),
+        cursor.position,
+        limit,
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Creates the checkpoint row of `name` if missing and returns its cursor.
 pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
-    sqlx::query("INSERT INTO subscription_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(name)
-        .execute(pool)
-        .await?;
-    let row = sqlx::query(
-        "SELECT (tx_id::text)::bigint AS tx_id, position FROM subscription_checkpoints WHERE name = $1",
+    sqlx::query!(
+        "INSERT INTO subscription_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+        name,
     )
-    .bind(name)
-    .fetch_one(pool)
+    .execute(pool)
     .await?;
-    Ok(Cursor {
-        tx_id: row.try_get("tx_id")?,
-        position: row.try_get("position")?,
-    })
+    sqlx::query_as!(
+        Cursor,
+        r#"SELECT (tx_id::text)::bigint AS "tx_id!", position FROM subscription_checkpoints WHERE name = $1"#,
+        name,
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// The longest pause between two attempts to reach a lost database.
@@ -381,19 +386,18 @@ pub async fn apply_next<H: Handler + ?Sized>(
 /// over (`SubscriptionEventParked` in the log), and how many decisions its control
 /// stream holds (a `SubscriptionResumed` adds one).
 pub async fn control(pool: &PgPool, name: &str) -> Result<(BTreeSet<i64>, i64), sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT sequence, payload FROM events \
          WHERE aggregate_type = 'SubscriptionControl' AND aggregate_id = $1 ORDER BY sequence",
+        domain::subscription_control::stream_id(name),
     )
-    .bind(domain::subscription_control::stream_id(name))
     .fetch_all(pool)
     .await?;
     let mut parked = BTreeSet::new();
     let mut decisions = 0;
-    for row in &rows {
-        let sequence = row.try_get::<i64, _>("sequence")?;
-        let payload: serde_json::Value = row.try_get("payload")?;
-        match serde_json::from_value::<SubscriptionControlEvent>(payload) {
+    for row in rows {
+        let sequence = row.sequence;
+        match serde_json::from_value::<SubscriptionControlEvent>(row.payload) {
             Ok(SubscriptionControlEvent::SubscriptionEventParked { position, .. }) => {
                 parked.insert(position);
                 decisions = sequence;
@@ -414,16 +418,16 @@ pub async fn advance(
     from: Cursor,
     to: Cursor,
 ) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query(
+    let moved = sqlx::query!(
         "UPDATE subscription_checkpoints \
          SET tx_id = $2::text::xid8, position = $3, updated_at = now() \
          WHERE name = $1 AND tx_id = $4::text::xid8 AND position = $5",
+        name,
+        to.tx_id.to_string(),
+        to.position,
+        from.tx_id.to_string(),
+        from.position,
     )
-    .bind(name)
-    .bind(to.tx_id.to_string())
-    .bind(to.position)
-    .bind(from.tx_id.to_string())
-    .bind(from.position)
     .execute(&mut **tx)
     .await?;
     Ok(moved.rows_affected() == 1)
@@ -711,13 +715,13 @@ impl<H: Handler> Subscription<H> {
         let reason = stuck.error.to_string();
         tracing::error!(subscription = %name, position = stuck.position, error = %reason, "stopped on an event it cannot apply; park it or resume once fixed");
         let (_, decisions_at_stop) = control(&self.pool, name).await?;
-        sqlx::query(
+        sqlx::query!(
             "UPDATE subscription_checkpoints SET state = 'stopped', error = $2, \
              stopped_position = $3, stopped_at = now(), updated_at = now() WHERE name = $1",
+            name,
+            &reason,
+            stuck.position,
         )
-        .bind(name)
-        .bind(&reason)
-        .bind(stuck.position)
         .execute(&self.pool)
         .await?;
         if let Some(hook) = &self.on_stop {
@@ -806,13 +810,13 @@ impl<H: Handler> Subscription<H> {
     }
 
     async fn set_state(&self, state: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE subscription_checkpoints SET state = $2, error = $3, updated_at = now(), \
              stopped_position = NULL, stopped_at = NULL WHERE name = $1",
+            self.handler.name(),
+            state,
+            error,
         )
-        .bind(self.handler.name())
-        .bind(state)
-        .bind(error)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -828,11 +832,12 @@ impl<H: Handler> Subscription<H> {
         let options = self.pool.connect_options();
         let mut conn = PgConnection::connect_with(&options).await?;
         loop {
-            let locked: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                    .bind(format!("subscription:{}", self.handler.name()))
-                    .fetch_one(&mut conn)
-                    .await?;
+            let locked = sqlx::query_scalar!(
+                r#"SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS "locked!""#,
+                format!("subscription:{}", self.handler.name()),
+            )
+            .fetch_one(&mut conn)
+            .await?;
             if locked {
                 return Ok(Some(conn));
             }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row as _};
+use sqlx::PgPool;
 
 /// Up to where a stream is replayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,17 +56,18 @@ pub async fn state_at<A: Aggregate>(
         AsOf::Instant(at) => (Some(at), None),
         AsOf::Sequence(n) => (None, Some(n)),
     };
-    let rows = sqlx::query(
-        "SELECT sequence, event_type, event_version, payload::jsonb AS payload, recorded_at \
-         FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-           AND ($3::timestamptz IS NULL OR recorded_at <= $3) \
-           AND ($4::bigint IS NULL OR sequence <= $4) \
-         ORDER BY sequence",
+    // `payload` is a cast of a not-null column, so not null either.
+    let rows = sqlx::query!(
+        r#"SELECT sequence, event_type, event_version, payload::jsonb AS "payload!", recorded_at
+           FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
+             AND ($3::timestamptz IS NULL OR recorded_at <= $3)
+             AND ($4::bigint IS NULL OR sequence <= $4)
+           ORDER BY sequence"#,
+        A::TYPE,
+        aggregate_id,
+        instant,
+        sequence,
     )
-    .bind(A::TYPE)
-    .bind(aggregate_id)
-    .bind(instant)
-    .bind(sequence)
     .fetch_all(pool)
     .await?;
     let mut state = PastState {
@@ -75,14 +76,14 @@ pub async fn state_at<A: Aggregate>(
         recorded_at: None,
     };
     for row in rows {
-        let sequence: i64 = row.try_get("sequence")?;
+        let sequence: i64 = row.sequence;
         let mut event = SerializedEvent {
             aggregate_id: aggregate_id.to_owned(),
             sequence: usize::try_from(sequence).unwrap_or_default(),
             aggregate_type: A::TYPE.to_owned(),
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            payload: row.try_get("payload")?,
+            event_type: row.event_type,
+            event_version: row.event_version,
+            payload: row.payload,
             metadata: serde_json::Value::Null,
         };
         for upcaster in upcasters {
@@ -98,7 +99,7 @@ pub async fn state_at<A: Aggregate>(
             })?;
         state.aggregate.apply(decoded);
         state.sequence = sequence;
-        state.recorded_at = Some(row.try_get("recorded_at")?);
+        state.recorded_at = Some(row.recorded_at);
     }
     Ok(state)
 }

@@ -9,7 +9,7 @@
 //! deleted from the middle breaks the link of the event after it.
 
 use sha2::{Digest, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 /// The hash a stream's first event is chained to.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -80,9 +80,6 @@ pub struct VerifyReport {
     pub first_break: Option<BrokenLink>,
 }
 
-const SELECT: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, \
-     payload::text AS payload, metadata::text AS metadata, hash FROM events";
-
 /// Walks every stream of the log and recomputes its chain; stops at the first break.
 #[tracing::instrument(skip_all, err)]
 pub async fn verify_all(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
@@ -99,11 +96,16 @@ pub async fn verify_all_reporting(
     mut progress: impl FnMut(&VerifyReport),
 ) -> Result<VerifyReport, sqlx::Error> {
     use futures_util::TryStreamExt as _;
-    let sql = format!("{SELECT} ORDER BY aggregate_type, aggregate_id, sequence");
-    let mut rows = sqlx::query(&sql).fetch(pool);
+    let mut rows = sqlx::query_as!(
+        HashedEvent,
+        r#"SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+                  payload::text AS "payload!", metadata::text AS "metadata!", hash
+           FROM events ORDER BY aggregate_type, aggregate_id, sequence"#
+    )
+    .fetch(pool);
     let mut walker = ChainWalker::default();
-    while let Some(row) = rows.try_next().await? {
-        if !walker.push(decode(&row)?) {
+    while let Some(event) = rows.try_next().await? {
+        if !walker.push(event) {
             break;
         }
         if walker.report.events % PROGRESS_EVERY == 0 {
@@ -118,13 +120,13 @@ pub async fn verify_all_reporting(
 /// constant time.
 pub async fn estimated_events(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let estimate: Option<f32> =
-        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass")
+        sqlx::query_scalar!("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass")
             .fetch_optional(pool)
             .await?;
     match estimate {
         Some(n) if n >= 0.0 => Ok(n as u64),
         _ => {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            let n: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM events"#)
                 .fetch_one(pool)
                 .await?;
             Ok(u64::try_from(n).unwrap_or(0))
@@ -138,32 +140,23 @@ pub async fn verify_stream(
     aggregate_type: &str,
     aggregate_id: &str,
 ) -> Result<VerifyReport, sqlx::Error> {
-    let sql = format!("{SELECT} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence");
-    let rows = sqlx::query(&sql)
-        .bind(aggregate_type)
-        .bind(aggregate_id)
-        .fetch_all(pool)
-        .await?;
+    let events = sqlx::query_as!(
+        HashedEvent,
+        r#"SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+                  payload::text AS "payload!", metadata::text AS "metadata!", hash
+           FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"#,
+        aggregate_type,
+        aggregate_id,
+    )
+    .fetch_all(pool)
+    .await?;
     let mut walker = ChainWalker::default();
-    for row in &rows {
-        if !walker.push(decode(row)?) {
+    for event in events {
+        if !walker.push(event) {
             break;
         }
     }
     Ok(walker.report)
-}
-
-fn decode(row: &sqlx::postgres::PgRow) -> Result<HashedEvent, sqlx::Error> {
-    Ok(HashedEvent {
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        payload: row.try_get("payload")?,
-        metadata: row.try_get("metadata")?,
-        hash: row.try_get("hash")?,
-    })
 }
 
 /// Follows rows in stream order and checks each link.

@@ -95,7 +95,9 @@ impl GroupCommitRepository {
 /// notification, and poll as a fallback, so none is missed.
 async fn notifier(pool: PgPool, mut wakes: mpsc::Receiver<()>) {
     while wakes.recv().await.is_some() {
-        if let Err(err) = sqlx::query("SELECT pg_notify('ledger_events', '')")
+        // `pg_notify` returns void, which no output column can carry: called in
+        // FROM, the statement has no columns and does the same.
+        if let Err(err) = sqlx::query!("SELECT FROM pg_notify('ledger_events', '')")
             .execute(&pool)
             .await
         {
@@ -252,6 +254,55 @@ struct Columns<'a> {
     metadata: Vec<String>,
 }
 
+impl<'a> Columns<'a> {
+    /// The columns of `events`, in their order.
+    fn of(events: &'a [(&'a str, &'a SerializedEvent)]) -> Self {
+        let mut columns = Self::default();
+        for (aggregate_type, event) in events {
+            columns.aggregate_types.push(aggregate_type);
+            columns.aggregate_ids.push(&event.aggregate_id);
+            columns
+                .sequences
+                .push(i64::try_from(event.sequence).unwrap_or(i64::MAX));
+            columns.event_types.push(&event.event_type);
+            columns.event_versions.push(&event.event_version);
+            columns.payloads.push(event.payload.to_string());
+            columns.metadata.push(event.metadata.to_string());
+        }
+        columns
+    }
+}
+
+/// `sqlx::$kind!` on the multi-row INSERT of a batch's events, from one array per
+/// column of `$columns` (a [`Columns`]), with `$before` and `$after` (string
+/// literals) around it. The INSERT is written once for its three statements, and
+/// each of them is still made of literals only, which the macro checks against the
+/// schema at compile time.
+macro_rules! insert_query {
+    ($kind:ident, $columns:ident, $before:tt, $after:tt) => {
+        sqlx::$kind!(
+            $before
+                + "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                   SELECT t, i, s, et, ev, p::json, m::json \
+                   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+                     AS u(t, i, s, et, ev, p, m)"
+                + $after,
+            // The string columns borrow the events' strings: the macro wants
+            // `&[String]` for `text[]`, which would copy every one of them on the
+            // event store's hottest path. The casts name the type that is bound
+            // (`&[&str]` encodes as `text[]` too), and skip only the macro's
+            // comparison with `&[String]`.
+            $columns.aggregate_types.as_slice() as &[&str],
+            $columns.aggregate_ids.as_slice() as &[&str],
+            &$columns.sequences,
+            $columns.event_types.as_slice() as &[&str],
+            $columns.event_versions.as_slice() as &[&str],
+            &$columns.payloads,
+            &$columns.metadata,
+        )
+    };
+}
+
 /// The advisory lock (`pg_advisory_xact_lock`) that orders route changes against
 /// routing ingests: taken exclusively by every transaction that appends `Endpoint`
 /// or `EventMapping` events, shared by every ingest that routes (migration 0013).
@@ -289,24 +340,26 @@ pub async fn insert_events(
         tracing::error!(error = %refused, "refused an event the read models could not store");
         return Err(sqlx::Error::Encode(Box::new(refused)));
     }
-    let sql = format!(
-        "{INSERT} RETURNING aggregate_type, aggregate_id, sequence, \
-         (tx_id::text)::bigint, position, recorded_at"
-    );
-    let rows: Vec<(String, String, i64, i64, i64, chrono::DateTime<chrono::Utc>)> =
-        bind_columns(sqlx::query_as(&sql), events)
-            .fetch_all(&mut *conn)
-            .await?;
+    let columns = Columns::of(events);
+    let rows = insert_query!(
+        query,
+        columns,
+        "",
+        " RETURNING aggregate_type, aggregate_id, sequence, \
+         (tx_id::text)::bigint AS \"tx_id!\", position, recorded_at"
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     // RETURNING's order is not promised: each place is matched to its event.
     let mut places: std::collections::HashMap<(String, String, i64), Appended> = rows
         .into_iter()
-        .map(|(t, i, s, tx_id, position, recorded_at)| {
+        .map(|row| {
             let place = Appended {
-                tx_id,
-                position,
-                recorded_at,
+                tx_id: row.tx_id,
+                position: row.position,
+                recorded_at: row.recorded_at,
             };
-            ((t, i, s), place)
+            ((row.aggregate_type, row.aggregate_id, row.sequence), place)
         })
         .collect();
     events
@@ -324,64 +377,38 @@ pub async fn insert_events(
         .collect()
 }
 
-/// The multi-row INSERT of `events`, from one array per column.
-const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-     SELECT t, i, s, et, ev, p::json, m::json \
-     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
-       AS u(t, i, s, et, ev, p, m)";
-
-/// Binds the columns of `events` to [`INSERT`]'s parameters.
-fn bind_columns<'q, O>(
-    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
-    events: &'q [(&'q str, &'q SerializedEvent)],
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-    let mut columns = Columns::default();
-    for (aggregate_type, event) in events {
-        columns.aggregate_types.push(aggregate_type);
-        columns.aggregate_ids.push(&event.aggregate_id);
-        columns
-            .sequences
-            .push(i64::try_from(event.sequence).unwrap_or(i64::MAX));
-        columns.event_types.push(&event.event_type);
-        columns.event_versions.push(&event.event_version);
-        columns.payloads.push(event.payload.to_string());
-        columns.metadata.push(event.metadata.to_string());
-    }
-    query
-        .bind(columns.aggregate_types)
-        .bind(columns.aggregate_ids)
-        .bind(columns.sequences)
-        .bind(columns.event_types)
-        .bind(columns.event_versions)
-        .bind(columns.payloads)
-        .bind(columns.metadata)
-}
-
 /// One multi-row INSERT of `events` in one transaction. A transaction with route
 /// changes takes [`ROUTES_LOCK`] before anything else and moves `route_epoch` to
 /// its last event (migration 0013).
 async fn append(pool: &PgPool, events: &[(&str, &SerializedEvent)]) -> Result<(), sqlx::Error> {
     let routes = events.iter().any(|(t, _)| changes_routes(t));
+    let columns = Columns::of(events);
     let mut tx = pool.begin().await?;
     if routes {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(ROUTES_LOCK)
+        // `pg_advisory_xact_lock` returns void, which no output column can carry:
+        // called in FROM, the statement has no columns and takes the same lock.
+        sqlx::query!("SELECT FROM pg_advisory_xact_lock($1)", ROUTES_LOCK)
             .execute(&mut *tx)
             .await?;
     }
     if routes {
-        let sql =
-            format!("WITH ins AS ({INSERT} RETURNING position) SELECT max(position) FROM ins");
-        let (last,): (Option<i64>,) = bind_columns(sqlx::query_as(&sql), events)
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE route_epoch SET tx_id = pg_current_xact_id(), position = $1")
-            .bind(last.unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
+        let last = insert_query!(
+            query_scalar,
+            columns,
+            "WITH ins AS (",
+            " RETURNING position) SELECT max(position) FROM ins"
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "UPDATE route_epoch SET tx_id = pg_current_xact_id(), position = $1",
+            last.unwrap_or_default()
+        )
+        .execute(&mut *tx)
+        .await?;
     } else {
-        bind_columns(sqlx::query_as::<_, ()>(INSERT), events)
-            .fetch_all(&mut *tx)
+        insert_query!(query, columns, "", "")
+            .execute(&mut *tx)
             .await?;
     }
     tx.commit().await

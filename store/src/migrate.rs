@@ -31,6 +31,8 @@ pub async fn run(pool: &PgPool) -> Result<(), MigrateError> {
 
 /// Whether every embedded migration has been applied to this database.
 pub async fn is_up_to_date(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    // Runtime-checked: `_sqlx_migrations` is sqlx's own bookkeeping, not part of the
+    // schema the macros are checked against, and may be missing (handled below).
     let applied: Vec<i64> = match sqlx::query_scalar(
         "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
     )
@@ -51,8 +53,10 @@ pub async fn is_up_to_date(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// [`PARTITION_MONTHS_AHEAD`] months ahead; returns how many were created.
 #[tracing::instrument(skip_all, err)]
 pub async fn ensure_partitions(pool: &PgPool) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("SELECT ledger_ensure_event_partitions('public', $1)")
-        .bind(PARTITION_MONTHS_AHEAD)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT ledger_ensure_event_partitions('public', $1) AS "created!""#,
+        PARTITION_MONTHS_AHEAD
+    )
+    .fetch_one(pool)
+    .await
 }

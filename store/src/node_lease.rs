@@ -79,10 +79,10 @@ impl NodeLease {
         // Each failed attempt means another process took the id this one chose, so
         // there are at most as many as there are ids.
         for _ in 0..=NODE_IDS {
-            let taken: Option<i16> = sqlx::query_scalar(
+            let taken: Option<i16> = sqlx::query_scalar!(
                 "WITH start AS (SELECT nextval('ledger_node_seq') % 1024 AS first)
                  INSERT INTO node_leases AS lease (node_id, holder, expires_at)
-                 SELECT n::smallint, $1, now() + $2 * interval '1 millisecond'
+                 SELECT n::smallint, $1, now() + $2::bigint * interval '1 millisecond'
                  FROM generate_series(0, 1023) AS n
                  CROSS JOIN start
                  LEFT JOIN node_leases held ON held.node_id = n
@@ -93,9 +93,9 @@ impl NodeLease {
                  SET holder = excluded.holder, expires_at = excluded.expires_at
                  WHERE lease.expires_at < now()
                  RETURNING node_id",
+                &*holder,
+                ttl_ms,
             )
-            .bind(&*holder)
-            .bind(ttl_ms)
             .fetch_optional(pool)
             .await?;
             if let Some(node_id) = taken {
@@ -108,10 +108,11 @@ impl NodeLease {
                     terms,
                 });
             }
-            let live: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM node_leases WHERE expires_at >= now()")
-                    .fetch_one(pool)
-                    .await?;
+            let live: i64 = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "live!" FROM node_leases WHERE expires_at >= now()"#
+            )
+            .fetch_one(pool)
+            .await?;
             if usize::try_from(live).unwrap_or(0) >= NODE_IDS {
                 return Err(NodeLeaseError::AllHeld);
             }
@@ -133,13 +134,13 @@ impl NodeLease {
     /// Extends the lease by its ttl from now. A lease that ended but that no one took
     /// is taken again; one that another process took is [`NodeLeaseError::Lost`].
     pub async fn renew(&self) -> Result<(), NodeLeaseError> {
-        let renewed = sqlx::query(
-            "UPDATE node_leases SET expires_at = now() + $3 * interval '1 millisecond'
+        let renewed = sqlx::query!(
+            "UPDATE node_leases SET expires_at = now() + $3::bigint * interval '1 millisecond'
              WHERE node_id = $1 AND holder = $2",
+            i16::try_from(self.node_id).unwrap_or(i16::MAX),
+            &*self.holder,
+            millis(self.terms.ttl),
         )
-        .bind(i16::try_from(self.node_id).unwrap_or(i16::MAX))
-        .bind(&*self.holder)
-        .bind(millis(self.terms.ttl))
         .execute(&self.pool)
         .await?;
         if renewed.rows_affected() == 0 {
@@ -153,12 +154,12 @@ impl NodeLease {
     /// Ends the lease now (the id may be taken by the next process); a lease that
     /// another process took is left alone. Call it once nothing mints ids with it.
     pub async fn release(&self) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE node_leases SET expires_at = now()
              WHERE node_id = $1 AND holder = $2 AND expires_at > now()",
+            i16::try_from(self.node_id).unwrap_or(i16::MAX),
+            &*self.holder,
         )
-        .bind(i16::try_from(self.node_id).unwrap_or(i16::MAX))
-        .bind(&*self.holder)
         .execute(&self.pool)
         .await?;
         tracing::info!(node_id = self.node_id, "released the node id");

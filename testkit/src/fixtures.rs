@@ -5,18 +5,18 @@ use sqlx::PgPool;
 /// Appends `n` `ApiKeyIssued` events (key ids `first..first + n`) in one statement, in
 /// the shape the command path writes them.
 pub async fn append_api_key_events(pool: &PgPool, first: i64, n: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         SELECT 'ApiKey', i::text, 1, 'ApiKeyIssued', '1.0', \
-           json_build_object('ApiKeyIssued', json_build_object( \
-             'key_id', i, 'name', 'bulk ' || i, 'permissions', json_build_array('events:read'), \
-             'rate_limit_per_minute', NULL, 'key_hash', encode(sha256(i::text::bytea), 'hex'), \
-             'prefix', 'ilk_' || lpad(i::text, 8, '0'), 'issued_at', '2026-11-29T12:00:00Z')), \
-           '{\"actor\":\"system\"}'::json \
-         FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) AS i",
+    sqlx::query!(
+        r#"INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+           SELECT 'ApiKey', i::text, 1, 'ApiKeyIssued', '1.0',
+             json_build_object('ApiKeyIssued', json_build_object(
+               'key_id', i, 'name', 'bulk ' || i, 'permissions', json_build_array('events:read'),
+               'rate_limit_per_minute', NULL, 'key_hash', encode(sha256(i::text::bytea), 'hex'),
+               'prefix', 'ilk_' || lpad(i::text, 8, '0'), 'issued_at', '2026-11-29T12:00:00Z')),
+             '{"actor":"system"}'::json
+           FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) AS i"#,
+        first,
+        n,
     )
-    .bind(first)
-    .bind(n)
     .execute(pool)
     .await?;
     Ok(())

@@ -162,11 +162,7 @@ impl TestApp {
         .unwrap();
         let id = issued.key_id;
         self.wait_for("the issued key to reach api_keys", || async move {
-            self.count(&format!(
-                "SELECT count(*) FROM api_keys WHERE id = {id} AND status_id = 1"
-            ))
-            .await
-                == 1
+            self.keys_with_status(id, 1).await == 1
         })
         .await;
         (id, issued.key.expose_secret().to_owned())
@@ -178,11 +174,7 @@ impl TestApp {
             .await
             .unwrap();
         self.wait_for("the revocation to reach api_keys", || async move {
-            self.count(&format!(
-                "SELECT count(*) FROM api_keys WHERE id = {key_id} AND status_id = 2"
-            ))
-            .await
-                == 1
+            self.keys_with_status(key_id, 2).await == 1
         })
         .await;
     }
@@ -220,8 +212,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Rows of `api_keys` for `key_id` with `status_id` (0 or 1).
+    async fn keys_with_status(&self, key_id: ApiKeyId, status_id: i16) -> i64 {
+        sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM api_keys WHERE id = $1 AND status_id = $2"#,
+            key_id.get(),
+            status_id,
+        )
+        .fetch_one(self.pool())
+        .await
+        .unwrap()
+    }
+
     /// `SELECT count(*) …` (or any query returning one bigint).
     pub async fn count(&self, sql: &str) -> i64 {
+        // Dynamic: the statement is the calling test's.
         sqlx::query_scalar(sql)
             .fetch_one(self.pool())
             .await

@@ -163,15 +163,20 @@ impl AuditQuery {
         aggregate_id: String,
     ) -> async_graphql::Result<Vec<AuditEvent>> {
         let run = async {
-            let sql = format!(
-                "SELECT {AUDIT_COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-                 ORDER BY sequence"
-            );
-            let rows: Vec<AuditEvent> = sqlx::query_as(&sql)
-                .bind(aggregate_type.as_str())
-                .bind(&aggregate_id)
-                .fetch_all(&state(ctx)?.pool)
-                .await?;
+            // The columns of `AUDIT_COLUMNS`, written out for the macro to check.
+            let rows: Vec<AuditEvent> = sqlx::query_as!(
+                AuditEvent,
+                r#"SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+                          payload::jsonb AS "payload!", metadata::jsonb AS "metadata!", recorded_at,
+                          position::text AS "position!", encode(hash, 'hex') AS "hash!",
+                          (tx_id::text)::bigint AS "tx_id!", position AS raw_position
+                   FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
+                   ORDER BY sequence"#,
+                aggregate_type.as_str(),
+                &aggregate_id,
+            )
+            .fetch_all(&state(ctx)?.pool)
+            .await?;
             if rows.is_empty() {
                 return Err(stream_not_found(aggregate_type, &aggregate_id));
             }
@@ -287,11 +292,11 @@ async fn stream_exists(
     aggregate_type: AggregateType,
     aggregate_id: &str,
 ) -> FieldResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2)",
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2) AS "exists!""#,
+        aggregate_type.as_str(),
+        aggregate_id,
     )
-    .bind(aggregate_type.as_str())
-    .bind(aggregate_id)
     .fetch_one(pool)
     .await?)
 }
@@ -353,6 +358,8 @@ async fn log_page(
         .as_deref()
         .map(|c| decode_cursor("before", c))
         .transpose()?;
+    // Dynamic: the type filter and the cursors are optional and the direction
+    // depends on `first`/`last`, so the statement is assembled per request.
     let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
         "SELECT {AUDIT_COLUMNS} FROM events WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())"
     ));

@@ -114,11 +114,13 @@ async fn dry_run(
         (None, Some(id)) => {
             principal(ctx)?.require(Scope::EventsRead)?;
             let id: i64 = parse_id("eventId", &id)?;
-            sqlx::query_scalar("SELECT payload_json FROM integration_events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&state.pool)
-                .await?
-                .ok_or_else(|| not_found("event_not_found", format!("no event {id}")))?
+            sqlx::query_scalar!(
+                "SELECT payload_json FROM integration_events WHERE id = $1",
+                id
+            )
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or_else(|| not_found("event_not_found", format!("no event {id}")))?
         }
         _ => {
             return Err(invalid(

@@ -124,26 +124,27 @@ fn mode_of(ordering: &Ordering) -> OrderingMode {
     }
 }
 
-/// The blocked lines of `endpoint`, from the read models.
-const BLOCKED: &str = "\
-SELECT b.order_key AS key, b.blocked_at AS since, b.delivery_id, b.event_id, \
-       (SELECT count(*) FROM retry_queue r \
-        WHERE r.endpoint_id = b.endpoint_id AND r.order_key = b.order_key \
-          AND (r.order_tx, r.order_position) > (b.order_tx, b.order_position)) AS waiting \
-FROM ordering_blocks b WHERE b.endpoint_id = $1 \
-ORDER BY b.blocked_at, b.delivery_id \
-LIMIT 1000";
-
 async fn view(
     ctx: &Context<'_>,
     id: EndpointId,
     ordering: &Ordering,
 ) -> FieldResult<EndpointOrdering> {
     let pool = &state(ctx)?.pool;
-    let blocked_keys = sqlx::query_as::<_, BlockedKey>(BLOCKED)
-        .bind(id.get())
-        .fetch_all(pool)
-        .await?;
+    // The blocked lines of `endpoint`, from the read models.
+    let blocked_keys = sqlx::query_as!(
+        BlockedKey,
+        r#"SELECT b.order_key AS key, b.blocked_at AS since,
+                  b.delivery_id AS "delivery_id: Id", b.event_id AS "event_id: Id",
+                  (SELECT count(*) FROM retry_queue r
+                   WHERE r.endpoint_id = b.endpoint_id AND r.order_key = b.order_key
+                     AND (r.order_tx, r.order_position) > (b.order_tx, b.order_position)) AS "waiting!"
+           FROM ordering_blocks b WHERE b.endpoint_id = $1
+           ORDER BY b.blocked_at, b.delivery_id
+           LIMIT 1000"#,
+        id.get(),
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(EndpointOrdering {
         endpoint_id: Id(id.get()),
         mode: mode_of(ordering),
@@ -155,17 +156,21 @@ async fn view(
 
 async fn endpoint_ordering(ctx: &Context<'_>, id: &ID) -> FieldResult<Option<EndpointOrdering>> {
     let id: EndpointId = parse_id("id", id)?;
-    let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT ordering, ordering_key, ordering_on_dead_letter FROM webhook_endpoints WHERE id = $1",
+        id.get(),
     )
-    .bind(id.get())
     .fetch_optional(&state(ctx)?.pool)
     .await?;
-    let Some((mode, key, rule)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let ordering = Ordering::from_columns(&mode, key.as_deref(), rule.as_deref())
-        .ok_or_else(|| crate::error::ApiError::internal("an ordering no event writes"))?;
+    let ordering = Ordering::from_columns(
+        &row.ordering,
+        row.ordering_key.as_deref(),
+        row.ordering_on_dead_letter.as_deref(),
+    )
+    .ok_or_else(|| crate::error::ApiError::internal("an ordering no event writes"))?;
     Ok(Some(view(ctx, id, &ordering).await?))
 }
 
@@ -198,14 +203,16 @@ async fn set_ordering(
 async fn skip(ctx: &Context<'_>, id: &ID, reason: Option<String>) -> FieldResult<EndpointOrdering> {
     let state = state(ctx)?;
     let id: DeliveryId = parse_id("deliveryId", id)?;
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT event_id, endpoint_id FROM webhook_deliveries WHERE id = $1")
-            .bind(id.get())
-            .fetch_optional(&state.pool)
-            .await?;
-    let Some((event_id, endpoint_id)) = row else {
+    let row = sqlx::query!(
+        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE id = $1",
+        id.get(),
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(row) = row else {
         return Err(not_found("delivery_not_found", format!("no delivery {id}")));
     };
+    let (event_id, endpoint_id) = (row.event_id, row.endpoint_id);
     let endpoint_id = EndpointId::new(endpoint_id);
     let stream = delivery::stream_id(EventId::new(event_id), endpoint_id);
     state

@@ -162,34 +162,34 @@ async fn count_minutes(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<BTreeMap<DateTime<Utc>, MinuteCounts>, sqlx::Error> {
-    let rows: Vec<(DateTime<Utc>, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT date_trunc('minute', recorded_at) AS minute, \
-                count(*) FILTER (WHERE event_type = 'EventReceived'), \
-                count(*) FILTER (WHERE event_type = 'DeliverySucceeded'), \
-                count(*) FILTER (WHERE event_type = 'DeliveryRetryScheduled'), \
-                count(*) FILTER (WHERE event_type = 'DeliveryDeadLettered') \
-         FROM events \
-         WHERE recorded_at >= $1 AND recorded_at < $2 \
-           AND event_type IN ('EventReceived', 'DeliverySucceeded', \
-                              'DeliveryRetryScheduled', 'DeliveryDeadLettered') \
-         GROUP BY 1",
+    let rows = sqlx::query!(
+        r#"SELECT date_trunc('minute', recorded_at) AS "minute!",
+                  count(*) FILTER (WHERE event_type = 'EventReceived') AS "received!",
+                  count(*) FILTER (WHERE event_type = 'DeliverySucceeded') AS "succeeded!",
+                  count(*) FILTER (WHERE event_type = 'DeliveryRetryScheduled') AS "failed!",
+                  count(*) FILTER (WHERE event_type = 'DeliveryDeadLettered') AS "dead!"
+           FROM events
+           WHERE recorded_at >= $1 AND recorded_at < $2
+             AND event_type IN ('EventReceived', 'DeliverySucceeded',
+                                'DeliveryRetryScheduled', 'DeliveryDeadLettered')
+           GROUP BY 1"#,
+        from,
+        to,
     )
-    .bind(from)
-    .bind(to)
     .fetch_all(pool)
     .await?;
     let clamp = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
     Ok(rows
         .into_iter()
-        .map(|(minute, received, succeeded, failed, dead)| {
+        .map(|row| {
             (
-                minute,
+                row.minute,
                 MinuteCounts {
-                    minute,
-                    events_received: clamp(received),
-                    deliveries_succeeded: clamp(succeeded),
-                    deliveries_failed: clamp(failed),
-                    dead_lettered: clamp(dead),
+                    minute: row.minute,
+                    events_received: clamp(row.received),
+                    deliveries_succeeded: clamp(row.succeeded),
+                    deliveries_failed: clamp(row.failed),
+                    dead_lettered: clamp(row.dead),
                 },
             )
         })
@@ -207,24 +207,26 @@ async fn overview(ctx: &Context<'_>, minutes: i32) -> FieldResult<Overview> {
     let state = state(ctx)?;
     let now = Utc::now();
     let minutes = state.overview.window(&state.pool, now, minutes).await?;
-    let (depth, oldest_due_at): (i64, Option<DateTime<Utc>>) =
-        sqlx::query_as("SELECT count(*), min(next_retry_at) FROM retry_queue")
-            .fetch_one(&state.pool)
-            .await?;
-    let endpoints: EndpointHealthCounts = sqlx::query_as(
-        "SELECT \
-           count(*) FILTER (WHERE w.status_id = 1 AND h.first_failure_at IS NULL)::int AS active, \
-           count(*) FILTER (WHERE w.status_id = 1 AND h.first_failure_at IS NOT NULL)::int AS failing, \
-           count(*) FILTER (WHERE w.status_id = 2)::int AS disabled, \
-           count(*) FILTER (WHERE w.status_id = 3)::int AS deleted \
-         FROM webhook_endpoints w LEFT JOIN endpoint_health h ON h.endpoint_id = w.id",
+    let queue = sqlx::query!(
+        r#"SELECT count(*) AS "depth!", min(next_retry_at) AS oldest_due_at FROM retry_queue"#
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    let endpoints = sqlx::query_as!(
+        EndpointHealthCounts,
+        r#"SELECT
+             count(*) FILTER (WHERE w.status_id = 1 AND h.first_failure_at IS NULL)::int AS "active!",
+             count(*) FILTER (WHERE w.status_id = 1 AND h.first_failure_at IS NOT NULL)::int AS "failing!",
+             count(*) FILTER (WHERE w.status_id = 2)::int AS "disabled!",
+             count(*) FILTER (WHERE w.status_id = 3)::int AS "deleted!"
+           FROM webhook_endpoints w LEFT JOIN endpoint_health h ON h.endpoint_id = w.id"#
     )
     .fetch_one(&state.pool)
     .await?;
     Ok(Overview {
         minutes,
-        retry_queue_depth: i32::try_from(depth).unwrap_or(i32::MAX),
-        oldest_due_at,
+        retry_queue_depth: i32::try_from(queue.depth).unwrap_or(i32::MAX),
+        oldest_due_at: queue.oldest_due_at,
         endpoints,
     })
 }
@@ -232,11 +234,11 @@ async fn overview(ctx: &Context<'_>, minutes: i32) -> FieldResult<Overview> {
 async fn viewer(ctx: &Context<'_>) -> FieldResult<Viewer> {
     let principal = principal(ctx)?;
     let state = state(ctx)?;
-    let name: Option<String> = sqlx::query_scalar(
+    let name: Option<String> = sqlx::query_scalar!(
         "SELECT payload::jsonb -> 'ApiKeyIssued' ->> 'name' FROM events \
          WHERE aggregate_type = 'ApiKey' AND aggregate_id = $1 AND sequence = 1",
+        principal.key_id.get().to_string(),
     )
-    .bind(principal.key_id.get().to_string())
     .fetch_optional(&state.pool)
     .await?
     .flatten();

@@ -211,6 +211,8 @@ where
             keyset.time, keyset.id
         ))
         .push_bind(i64::try_from(limit).unwrap_or(0) + 1);
+    // Dynamic: the caller's optional filters, the cursors and the direction vary
+    // per request, so the statement is assembled here rather than checked at build.
     let rows: Vec<T> = query
         .build_query_as()
         .fetch_all(pool)

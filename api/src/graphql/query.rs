@@ -57,6 +57,8 @@ fn of_event_type(query: &mut QueryBuilder<'_, Postgres>, event_type: Option<Stri
     }
 }
 
+/// The start of a list's statement. Dynamic: each list adds only the filters it
+/// was given (and [`fetch`] the cursors and order), so it is assembled per request.
 fn select(columns: &str, from: &str) -> QueryBuilder<'static, Postgres> {
     QueryBuilder::new(format!("SELECT {columns} FROM {from} WHERE TRUE"))
 }
@@ -121,7 +123,23 @@ impl ReadModelQuery {
     /// One API key.
     #[graphql(guard = "ScopeGuard(Scope::KeysAdmin)")]
     async fn api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKeyNode> {
-        by_id(ctx, API_KEY_COLUMNS, "api_keys", &id, "api_key_not_found").await
+        let run = async {
+            let id: i64 = parse_id("id", &id)?;
+            // `API_KEY_COLUMNS`, written out for the macro to check.
+            sqlx::query_as!(
+                ApiKeyNode,
+                r#"SELECT id AS "id: Id", name, prefix,
+                          ARRAY(SELECT jsonb_array_elements_text(permissions_json)) AS "permissions!",
+                          status_id AS "status: ApiKeyStatus", rate_limit_per_minute, last_used_at,
+                          created_at, revoked_at
+                   FROM api_keys WHERE id = $1"#,
+                id,
+            )
+            .fetch_optional(&state(ctx)?.pool)
+            .await?
+            .ok_or_else(|| nothing_with("api_key_not_found", id))
+        };
+        run.await.map_err(FieldError::into_graphql)
     }
 
     /// Webhook endpoints, newest first. Secrets are never shown.
@@ -188,14 +206,22 @@ impl ReadModelQuery {
     /// One integration event, with its deliveries and their attempts.
     #[graphql(guard = "ScopeGuard(Scope::EventsRead)")]
     async fn event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EventNode> {
-        by_id(
-            ctx,
-            EVENT_COLUMNS,
-            "integration_events",
-            &id,
-            "event_not_found",
-        )
-        .await
+        let run = async {
+            let id: i64 = parse_id("id", &id)?;
+            // `EVENT_COLUMNS`, written out for the macro to check.
+            sqlx::query_as!(
+                EventNode,
+                r#"SELECT id AS "id: Id", event_type, source_system, event_key, channel,
+                          status_id AS "status: EventStatus", payload_json AS payload,
+                          created_at, updated_at
+                   FROM integration_events WHERE id = $1"#,
+                id,
+            )
+            .fetch_optional(&state(ctx)?.pool)
+            .await?
+            .ok_or_else(|| nothing_with("event_not_found", id))
+        };
+        run.await.map_err(FieldError::into_graphql)
     }
 
     /// Deliveries, newest first.
@@ -244,14 +270,23 @@ impl ReadModelQuery {
     /// One delivery.
     #[graphql(guard = "ScopeGuard(Scope::DeliveriesRead)")]
     async fn delivery(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DeliveryNode> {
-        by_id(
-            ctx,
-            DELIVERY_COLUMNS,
-            "webhook_deliveries",
-            &id,
-            "delivery_not_found",
-        )
-        .await
+        let run = async {
+            let id: i64 = parse_id("id", &id)?;
+            // `DELIVERY_COLUMNS`, written out for the macro to check.
+            sqlx::query_as!(
+                DeliveryNode,
+                r#"SELECT id AS "id: Id", event_id AS "event_id: Id", endpoint_id AS "endpoint_id: Id",
+                          status_id AS "status: DeliveryStatus", attempts AS attempt_count,
+                          last_attempt_at, response_code, last_error, mapping_id AS "mapping_id: Id",
+                          mapping_version, next_attempt_at, event_created_at, created_at, updated_at
+                   FROM webhook_deliveries WHERE id = $1"#,
+                id,
+            )
+            .fetch_optional(&state(ctx)?.pool)
+            .await?
+            .ok_or_else(|| nothing_with("delivery_not_found", id))
+        };
+        run.await.map_err(FieldError::into_graphql)
     }
 
     /// Deliveries waiting for their next attempt, soonest due first.
@@ -334,6 +369,7 @@ impl ReadModelQuery {
         before: Option<String>,
     ) -> Page_<MappingNode> {
         let f = filter.unwrap_or_default();
+        // Dynamic: optional filters (see `select`).
         let mut q = QueryBuilder::new(format!(
             "SELECT * FROM (SELECT {MAPPING_COLUMNS} FROM event_mappings m) m WHERE TRUE"
         ));
@@ -380,11 +416,17 @@ impl ReadModelQuery {
         let run = async {
             let id: SyncJobId = parse_id("id", &id)?;
             let state = state(ctx)?;
-            let sql = format!("SELECT {SYNC_JOB_COLUMNS} FROM sync_jobs WHERE id = $1");
-            let projected = sqlx::query_as::<_, SyncJobNode>(&sql)
-                .bind(id.get())
-                .fetch_optional(&state.pool)
-                .await?;
+            // `SYNC_JOB_COLUMNS`, written out for the macro to check.
+            let projected = sqlx::query_as!(
+                SyncJobNode,
+                r#"SELECT id AS "id: Id", job_type, status_id AS "status: JobStatus",
+                          parameters_json AS parameters, progress_done, progress_total, error,
+                          started_at, finished_at, created_at, updated_at
+                   FROM sync_jobs WHERE id = $1"#,
+                id.get(),
+            )
+            .fetch_optional(&state.pool)
+            .await?;
             match projected {
                 Some(job) => Ok(job),
                 None => history::sync_job(&state.ledger, id).await,
@@ -439,27 +481,10 @@ where
     run.await.map_err(FieldError::into_graphql)
 }
 
-/// One row of `table` by its `id`, or `missing` (a `*_not_found` code).
-async fn by_id<T>(
-    ctx: &Context<'_>,
-    columns: &str,
-    table: &str,
-    id: &ID,
-    missing: &'static str,
-) -> async_graphql::Result<T>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-{
-    let run = async {
-        let id: i64 = parse_id("id", id)?;
-        let sql = format!("SELECT {columns} FROM {table} WHERE id = $1");
-        sqlx::query_as::<_, T>(&sql)
-            .bind(id)
-            .fetch_optional(&state(ctx)?.pool)
-            .await?
-            .ok_or_else(|| not_found(missing, format!("nothing with id {id}")))
-    };
-    run.await.map_err(FieldError::into_graphql)
+/// The answer for a lookup that found no row with `id`: `missing` is its
+/// `*_not_found` code.
+fn nothing_with(missing: &'static str, id: i64) -> FieldError {
+    not_found(missing, format!("nothing with id {id}"))
 }
 
 #[ComplexObject]
@@ -471,15 +496,22 @@ impl EventNode {
     )]
     async fn deliveries(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DeliveryNode>> {
         let run = async {
-            let sql = format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE event_id = $1 \
-                 ORDER BY created_at, id"
-            );
+            // `DELIVERY_COLUMNS`, written out for the macro to check.
             Ok::<_, FieldError>(
-                sqlx::query_as::<_, DeliveryNode>(&sql)
-                    .bind(self.id.0)
-                    .fetch_all(&state(ctx)?.pool)
-                    .await?,
+                sqlx::query_as!(
+                    DeliveryNode,
+                    r#"SELECT id AS "id: Id", event_id AS "event_id: Id",
+                              endpoint_id AS "endpoint_id: Id",
+                              status_id AS "status: DeliveryStatus", attempts AS attempt_count,
+                              last_attempt_at, response_code, last_error,
+                              mapping_id AS "mapping_id: Id", mapping_version, next_attempt_at,
+                              event_created_at, created_at, updated_at
+                       FROM webhook_deliveries WHERE event_id = $1
+                       ORDER BY created_at, id"#,
+                    self.id.0,
+                )
+                .fetch_all(&state(ctx)?.pool)
+                .await?,
             )
         };
         run.await.map_err(FieldError::into_graphql)
@@ -488,11 +520,33 @@ impl EventNode {
 
 /// The endpoint `id` (endpoints:read), for the rows that name one.
 async fn endpoint_of(ctx: &Context<'_>, id: i64) -> FieldResult<Option<EndpointNode>> {
-    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
-    Ok(sqlx::query_as::<_, EndpointNode>(&sql)
-        .bind(id)
-        .fetch_optional(&state(ctx)?.pool)
-        .await?)
+    // `ENDPOINT_COLUMNS`, written out for the macro to check. `query!`, not
+    // `query_as!`: the node's `fare` is no column (it starts empty).
+    let row = sqlx::query!(
+        r#"SELECT id AS "id: Id", system_name, url, status_id AS "status: EndpointStatus",
+                  disabled_reason, timeout_ms,
+                  CASE WHEN jsonb_typeof(retry_schedule_json -> 'schedule_secs') = 'array'
+                       THEN ARRAY(SELECT jsonb_array_elements_text(retry_schedule_json -> 'schedule_secs')::bigint)
+                  END AS retry_schedule,
+                  previous_secret_expires_at, created_at, updated_at
+           FROM webhook_endpoints WHERE id = $1"#,
+        id,
+    )
+    .fetch_optional(&state(ctx)?.pool)
+    .await?;
+    Ok(row.map(|row| EndpointNode {
+        id: row.id,
+        system_name: row.system_name,
+        url: row.url,
+        status: row.status,
+        disabled_reason: row.disabled_reason,
+        timeout_ms: row.timeout_ms,
+        retry_schedule: row.retry_schedule,
+        previous_secret_expires_at: row.previous_secret_expires_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        fare: std::sync::Arc::default(),
+    }))
 }
 
 /// The type of the event `id` received at `created_at` (its partition key).
@@ -503,11 +557,11 @@ async fn event_type_of(
 ) -> async_graphql::Result<Option<String>> {
     let run = async {
         Ok::<_, FieldError>(
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "SELECT event_type FROM integration_events WHERE id = $1 AND created_at = $2",
+                id,
+                created_at,
             )
-            .bind(id)
-            .bind(created_at)
             .fetch_optional(&state(ctx)?.pool)
             .await?,
         )
@@ -586,18 +640,19 @@ const SUCCESS_RATE_OVER: i64 = 1000;
 impl EndpointNode {
     async fn fare(&self, ctx: &Context<'_>) -> async_graphql::Result<EndpointFare> {
         let run = self.fare.get_or_try_init(|| async {
-            let fare: EndpointFare = sqlx::query_as(
-                "SELECT h.first_failure_at AS failing_since, \
-                        coalesce(h.failed_attempts, 0) AS failed_attempts, \
-                        (SELECT avg((d.status_id = 3)::int)::float8 FROM \
-                           (SELECT status_id FROM webhook_deliveries \
-                            WHERE endpoint_id = $1 AND attempts > 0 \
-                            ORDER BY id DESC LIMIT $2) d) AS success_rate \
-                 FROM (SELECT $1::bigint AS id) e \
-                 LEFT JOIN endpoint_health h ON h.endpoint_id = e.id",
+            let fare: EndpointFare = sqlx::query_as!(
+                EndpointFare,
+                r#"SELECT h.first_failure_at AS "failing_since?",
+                          coalesce(h.failed_attempts, 0) AS "failed_attempts!",
+                          (SELECT avg((d.status_id = 3)::int)::float8 FROM
+                             (SELECT status_id FROM webhook_deliveries
+                              WHERE endpoint_id = $1 AND attempts > 0
+                              ORDER BY id DESC LIMIT $2) d) AS success_rate
+                   FROM (SELECT $1::bigint AS id) e
+                   LEFT JOIN endpoint_health h ON h.endpoint_id = e.id"#,
+                self.id.0,
+                SUCCESS_RATE_OVER,
             )
-            .bind(self.id.0)
-            .bind(SUCCESS_RATE_OVER)
             .fetch_one(&state(ctx)?.pool)
             .await?;
             Ok::<_, FieldError>(fare)

@@ -26,8 +26,8 @@ use domain::ids::{ApiKeyId, EndpointId};
 use domain::scope::Scope;
 use domain::Delivery;
 use futures_util::Stream;
-use sqlx::postgres::{PgListener, PgRow};
-use sqlx::{PgPool, Row as _};
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
 use store::ledger::Ledger;
 
 use super::audit::LogCursor;
@@ -155,17 +155,17 @@ impl SubscriptionRoot {
 
 /// The newest place in the global order below the oldest running transaction.
 async fn head(pool: &PgPool) -> FieldResult<LogCursor> {
-    let row = sqlx::query(
-        "SELECT (tx_id::text)::bigint AS tx_id, position FROM events \
-         WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY events.tx_id DESC, events.position DESC LIMIT 1",
+    let row = sqlx::query!(
+        r#"SELECT (tx_id::text)::bigint AS "tx_id!", position FROM events
+           WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+           ORDER BY events.tx_id DESC, events.position DESC LIMIT 1"#,
     )
     .fetch_optional(pool)
     .await?;
     Ok(match row {
         Some(row) => LogCursor {
-            tx_id: row.try_get("tx_id")?,
-            position: row.try_get("position")?,
+            tx_id: row.tx_id,
+            position: row.position,
         },
         None => LogCursor {
             tx_id: 0,
@@ -174,24 +174,18 @@ async fn head(pool: &PgPool) -> FieldResult<LogCursor> {
     })
 }
 
-/// One batch of the endpoint's delivery events after `$1, $2`, and the head, read
-/// in one statement (one snapshot).
-const READ: &str = "\
-    WITH head AS ( \
-        SELECT tx_id, position FROM events \
-        WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-        ORDER BY tx_id DESC, position DESC LIMIT 1) \
-    SELECT (head.tx_id::text)::bigint AS head_tx, head.position AS head_position, \
-           (e.tx_id::text)::bigint AS tx_id, e.position, e.aggregate_id, e.sequence, \
-           e.event_type, e.recorded_at \
-    FROM head LEFT JOIN LATERAL ( \
-        SELECT tx_id, position, aggregate_id, sequence, event_type, recorded_at FROM events \
-        WHERE aggregate_type = 'Delivery' \
-          AND split_part(aggregate_id, ':', 2) = $3 \
-          AND (tx_id, position) > ($1::text::xid8, $2) \
-          AND (tx_id, position) <= (head.tx_id, head.position) \
-        ORDER BY tx_id, position LIMIT $4) e ON TRUE \
-    ORDER BY e.tx_id, e.position";
+/// A row of [`Watch::read`]: the head, and one of the endpoint's delivery events
+/// after the cursor (all `None` when there is none).
+struct ReadRow {
+    head_tx: i64,
+    head_position: i64,
+    tx_id: Option<i64>,
+    position: Option<i64>,
+    aggregate_id: Option<String>,
+    sequence: Option<i64>,
+    event_type: Option<String>,
+    recorded_at: Option<DateTime<Utc>>,
+}
 
 /// A change read from the log.
 struct Change {
@@ -202,20 +196,29 @@ struct Change {
     recorded_at: DateTime<Utc>,
 }
 
-fn decode(row: &PgRow) -> Result<Option<Change>, sqlx::Error> {
-    let Some(tx_id) = row.try_get::<Option<i64>, _>("tx_id")? else {
+fn decode(row: &ReadRow) -> Result<Option<Change>, sqlx::Error> {
+    let Some(tx_id) = row.tx_id else {
         return Ok(None);
     };
     Ok(Some(Change {
         cursor: LogCursor {
             tx_id,
-            position: row.try_get("position")?,
+            position: present(row.position, "position")?,
         },
-        stream: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        recorded_at: row.try_get("recorded_at")?,
+        stream: present(row.aggregate_id.clone(), "aggregate_id")?,
+        sequence: present(row.sequence, "sequence")?,
+        event_type: present(row.event_type.clone(), "event_type")?,
+        recorded_at: present(row.recorded_at, "recorded_at")?,
     }))
+}
+
+/// `value` of the joined event's column `column`, which is never null when the
+/// event is there: an error otherwise, as reading it as non-null would be.
+fn present<T>(value: Option<T>, column: &str) -> Result<T, sqlx::Error> {
+    value.ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: format!("{column:?}"),
+        source: Box::new(sqlx::error::UnexpectedNullError),
+    })
 }
 
 /// One subscriber's place in the log.
@@ -261,19 +264,39 @@ impl Watch {
 
     /// Reads the next batch and queues an update per delivery that changed.
     async fn read(&mut self) -> FieldResult<()> {
-        let rows = sqlx::query(READ)
-            .bind(self.cursor.tx_id.to_string())
-            .bind(self.cursor.position)
-            .bind(&self.endpoint)
-            .bind(BATCH)
-            .fetch_all(&self.pool)
-            .await?;
+        // One batch of the endpoint's delivery events after the cursor, and the
+        // head, read in one statement (one snapshot).
+        let rows = sqlx::query_as!(
+            ReadRow,
+            r#"WITH head AS (
+                   SELECT tx_id, position FROM events
+                   WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                   ORDER BY tx_id DESC, position DESC LIMIT 1)
+               SELECT (head.tx_id::text)::bigint AS "head_tx!", head.position AS "head_position!",
+                      (e.tx_id::text)::bigint AS tx_id, e.position AS "position?",
+                      e.aggregate_id AS "aggregate_id?", e.sequence AS "sequence?",
+                      e.event_type AS "event_type?", e.recorded_at AS "recorded_at?"
+               FROM head LEFT JOIN LATERAL (
+                   SELECT tx_id, position, aggregate_id, sequence, event_type, recorded_at FROM events
+                   WHERE aggregate_type = 'Delivery'
+                     AND split_part(aggregate_id, ':', 2) = $3
+                     AND (tx_id, position) > ($1::text::xid8, $2)
+                     AND (tx_id, position) <= (head.tx_id, head.position)
+                   ORDER BY tx_id, position LIMIT $4) e ON TRUE
+               ORDER BY e.tx_id, e.position"#,
+            self.cursor.tx_id.to_string(),
+            self.cursor.position,
+            &self.endpoint,
+            BATCH,
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let Some(first) = rows.first() else {
             return Ok(());
         };
         let head = LogCursor {
-            tx_id: first.try_get("head_tx")?,
-            position: first.try_get("head_position")?,
+            tx_id: first.head_tx,
+            position: first.head_position,
         };
         let changes = rows
             .iter()

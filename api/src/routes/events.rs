@@ -119,13 +119,14 @@ pub async fn get_event(
     let Ok(event_id) = id.parse::<domain::EventId>() else {
         return Err(not_found());
     };
-    let row: Option<EventView> = sqlx::query_as(
-        "SELECT e.id::text AS id, e.event_type, e.source_system, e.event_key, e.channel, \
-                s.code AS status, e.payload_json AS payload, e.created_at, e.updated_at \
-         FROM integration_events e JOIN domain_event_status s ON s.id = e.status_id \
-         WHERE e.id = $1",
+    let row: Option<EventView> = sqlx::query_as!(
+        EventView,
+        r#"SELECT e.id::text AS "id!", e.event_type, e.source_system, e.event_key, e.channel,
+                  s.code AS status, e.payload_json AS payload, e.created_at, e.updated_at
+           FROM integration_events e JOIN domain_event_status s ON s.id = e.status_id
+           WHERE e.id = $1"#,
+        event_id.get(),
     )
-    .bind(event_id.get())
     .fetch_optional(&state.pool)
     .await
     .map_err(ApiError::internal)?;

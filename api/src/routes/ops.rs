@@ -40,7 +40,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
     let timeout = |what: &str| format!("{what}: no answer within 2 s");
     let database = match tokio::time::timeout(
         limit,
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&state.pool),
     )
     .await
     {
@@ -57,10 +57,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
         };
     let stopped = tokio::time::timeout(
         limit,
-        sqlx::query_scalar::<_, String>(
-            "SELECT name || coalesce(' at position ' || stopped_position, '') \
-                    || coalesce(' (' || error || ')', '') \
-             FROM subscription_checkpoints WHERE state = 'stopped' ORDER BY name",
+        sqlx::query_scalar!(
+            r#"SELECT name || coalesce(' at position ' || stopped_position, '')
+                      || coalesce(' (' || error || ')', '') AS "stopped!"
+               FROM subscription_checkpoints WHERE state = 'stopped' ORDER BY name"#,
         )
         .fetch_all(&state.pool),
     )

@@ -9,8 +9,7 @@ use std::time::Duration;
 use domain::ordering::Ordering;
 use domain::{EndpointId, MappingId};
 use projections::subscription::Cursor;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row as _};
+use sqlx::{PgConnection, PgPool};
 
 /// One endpoint an event type goes to, with the mapping version to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,26 +55,12 @@ pub(crate) struct RouteTable {
     pub orderings: Orderings,
 }
 
-const MAPPINGS: &str = "\
-    SELECT id, event_type, target_system, version_number, \
-           published_tx, published_position, retired_tx, retired_position \
-    FROM event_mappings WHERE event_type = ANY($1)";
-
-const ENDPOINTS: &str = "\
-    SELECT id, system_name, registered_tx, registered_position, deleted_tx, deleted_position, \
-           ordering, ordering_key, ordering_on_dead_letter \
-    FROM webhook_endpoints \
-    WHERE system_name = ANY($1) \
-      AND (deleted_tx IS NULL OR (deleted_tx, deleted_position) > ($2, $3))";
-
 /// A (tx_id, position) pair of two columns; `None` when the first is null.
-fn cursor_of(row: &PgRow, tx: &str, position: &str) -> Result<Option<Cursor>, sqlx::Error> {
-    let tx_id: Option<i64> = row.try_get(tx)?;
-    let position: Option<i64> = row.try_get(position)?;
-    Ok(tx_id.map(|tx_id| Cursor {
+fn cursor_of(tx_id: Option<i64>, position: Option<i64>) -> Option<Cursor> {
+    tx_id.map(|tx_id| Cursor {
         tx_id,
         position: position.unwrap_or_default(),
-    }))
+    })
 }
 
 impl RouteTable {
@@ -88,49 +73,53 @@ impl RouteTable {
     ) -> Result<Self, sqlx::Error> {
         let mut table = Self::default();
         let mut systems = HashSet::new();
-        for row in sqlx::query(MAPPINGS)
-            .bind(event_types)
-            .fetch_all(&mut *conn)
-            .await?
+        for row in sqlx::query!(
+            "SELECT id, event_type, target_system, version_number, \
+                    published_tx, published_position, retired_tx, retired_position \
+             FROM event_mappings WHERE event_type = ANY($1)",
+            event_types,
+        )
+        .fetch_all(&mut *conn)
+        .await?
         {
-            let target_system: String = row.try_get("target_system")?;
-            systems.insert(target_system.clone());
+            systems.insert(row.target_system.clone());
             let span = MappingSpan {
-                id: MappingId::new(row.try_get("id")?),
-                target_system,
-                version: row.try_get("version_number")?,
+                id: MappingId::new(row.id),
+                target_system: row.target_system,
+                version: row.version_number,
                 // A row without a position (none is written so) counts from the start.
-                published: cursor_of(&row, "published_tx", "published_position")?
-                    .unwrap_or_default(),
-                retired: cursor_of(&row, "retired_tx", "retired_position")?,
+                published: cursor_of(row.published_tx, row.published_position).unwrap_or_default(),
+                retired: cursor_of(row.retired_tx, row.retired_position),
             };
-            table
-                .mappings
-                .entry(row.try_get("event_type")?)
-                .or_default()
-                .push(span);
+            table.mappings.entry(row.event_type).or_default().push(span);
         }
         if systems.is_empty() {
             return Ok(table);
         }
         let systems: Vec<String> = systems.into_iter().collect();
-        for row in sqlx::query(ENDPOINTS)
-            .bind(&systems)
-            .bind(from.tx_id)
-            .bind(from.position)
-            .fetch_all(&mut *conn)
-            .await?
+        for row in sqlx::query!(
+            "SELECT id, system_name, registered_tx, registered_position, deleted_tx, \
+                    deleted_position, ordering, ordering_key, ordering_on_dead_letter \
+             FROM webhook_endpoints \
+             WHERE system_name = ANY($1) \
+               AND (deleted_tx IS NULL OR (deleted_tx, deleted_position) > ($2, $3))",
+            &systems,
+            from.tx_id,
+            from.position,
+        )
+        .fetch_all(&mut *conn)
+        .await?
         {
             let span = EndpointSpan {
-                id: EndpointId::new(row.try_get("id")?),
-                registered: cursor_of(&row, "registered_tx", "registered_position")?
+                id: EndpointId::new(row.id),
+                registered: cursor_of(row.registered_tx, row.registered_position)
                     .unwrap_or_default(),
-                deleted: cursor_of(&row, "deleted_tx", "deleted_position")?,
+                deleted: cursor_of(row.deleted_tx, row.deleted_position),
             };
-            let mode: String = row.try_get("ordering")?;
+            let mode = row.ordering;
             if mode != "none" {
-                let key: Option<String> = row.try_get("ordering_key")?;
-                let on_dead_letter: Option<String> = row.try_get("ordering_on_dead_letter")?;
+                let key = row.ordering_key;
+                let on_dead_letter = row.ordering_on_dead_letter;
                 // The projector writes only values an event held.
                 if let Some(ordering) =
                     Ordering::from_columns(&mode, key.as_deref(), on_dead_letter.as_deref())
@@ -140,7 +129,7 @@ impl RouteTable {
             }
             table
                 .endpoints
-                .entry(row.try_get("system_name")?)
+                .entry(row.system_name)
                 .or_default()
                 .push(span);
         }
@@ -212,26 +201,26 @@ pub(crate) async fn wait_for_checkpoint(
         // A scalar subquery keeps its ORDER BY and LIMIT (an EXISTS would not):
         // it walks the global-order index from the checkpoint, over the projector's
         // lag at most.
-        let row = sqlx::query(
-            "SELECT (c.tx_id::text)::bigint AS tx_id, c.position, \
-                    (SELECT e.position FROM events e \
-                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position) \
-                       AND (e.tx_id, e.position) <= ($2::text::xid8, $3) \
-                       AND e.aggregate_type IN ('Endpoint', 'EventMapping') \
-                     ORDER BY e.tx_id, e.position LIMIT 1) AS pending \
-             FROM subscription_checkpoints c WHERE c.name = $1",
+        let row = sqlx::query!(
+            r#"SELECT (c.tx_id::text)::bigint AS "tx_id!", c.position,
+                    (SELECT e.position FROM events e
+                     WHERE (e.tx_id, e.position) > (c.tx_id, c.position)
+                       AND (e.tx_id, e.position) <= ($2::text::xid8, $3)
+                       AND e.aggregate_type IN ('Endpoint', 'EventMapping')
+                     ORDER BY e.tx_id, e.position LIMIT 1) AS pending
+             FROM subscription_checkpoints c WHERE c.name = $1"#,
+            name,
+            upto.tx_id.to_string(),
+            upto.position,
         )
-        .bind(name)
-        .bind(upto.tx_id.to_string())
-        .bind(upto.position)
         .fetch_optional(pool)
         .await?;
         if let Some(row) = row {
             let at = Cursor {
-                tx_id: row.try_get("tx_id")?,
-                position: row.try_get("position")?,
+                tx_id: row.tx_id,
+                position: row.position,
             };
-            let pending: Option<i64> = row.try_get("pending")?;
+            let pending: Option<i64> = row.pending;
             if at >= upto || pending.is_none() {
                 return Ok(true);
             }
@@ -253,14 +242,17 @@ pub(crate) async fn already_routed(
     conn: &mut PgConnection,
     streams: &[String],
 ) -> Result<HashMap<String, i64>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT aggregate_id, min((tx_id::text)::bigint) FROM events \
-         WHERE aggregate_type = 'IntegrationEvent' AND aggregate_id = ANY($1) \
-           AND event_type IN ('EventRouted', 'EventUnroutable') \
-         GROUP BY aggregate_id",
+    let rows = sqlx::query!(
+        r#"SELECT aggregate_id, min((tx_id::text)::bigint) AS "tx_id!" FROM events
+           WHERE aggregate_type = 'IntegrationEvent' AND aggregate_id = ANY($1)
+             AND event_type IN ('EventRouted', 'EventUnroutable')
+           GROUP BY aggregate_id"#,
+        streams,
     )
-    .bind(streams)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.aggregate_id, row.tx_id))
+        .collect())
 }

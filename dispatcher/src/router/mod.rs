@@ -162,10 +162,12 @@ impl Router {
             // last: the first write gives this transaction an id, and while that id is
             // open no subscriber can read past it, so it must not stay open during
             // the routing commands.
-            sqlx::query("DELETE FROM endpoint_health WHERE endpoint_id = ANY($1)")
-                .bind(&enabled)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM endpoint_health WHERE endpoint_id = ANY($1)",
+                &enabled,
+            )
+            .execute(&mut **tx)
+            .await?;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use domain::circuit::FailureStreak;
 use domain::retry::AttemptOutcome;
-use sqlx::{PgPool, Row as _};
+use sqlx::PgPool;
 
 /// Folds one attempt's outcome into the endpoint's streak; the new streak, or
 /// `None` when the outcome says nothing about the endpoint (a mapping error).
@@ -25,10 +25,12 @@ pub(crate) async fn record(
         Some(true) => {
             // A success resets the streak (`after_attempt(true)` is the default
             // streak), which an absent row stands for.
-            sqlx::query("DELETE FROM endpoint_health WHERE endpoint_id = $1")
-                .bind(endpoint_id)
-                .execute(pool)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM endpoint_health WHERE endpoint_id = $1",
+                endpoint_id
+            )
+            .execute(pool)
+            .await?;
             Ok(Some(FailureStreak::default()))
         }
         Some(false) => {
@@ -39,28 +41,27 @@ pub(crate) async fn record(
             // `INSERT … DO NOTHING` and a `SELECT … FOR UPDATE` it did (RowNotFound).
             // `DO UPDATE` either inserts or locks a live row; a row deleted while it
             // waited for the lock makes it insert afresh: the failure starts a streak.
-            let row = sqlx::query(
+            let row = sqlx::query!(
                 "INSERT INTO endpoint_health (endpoint_id) VALUES ($1) \
                  ON CONFLICT (endpoint_id) DO UPDATE SET endpoint_id = excluded.endpoint_id \
                  RETURNING first_failure_at, failed_attempts",
+                endpoint_id,
             )
-            .bind(endpoint_id)
             .fetch_one(&mut *tx)
             .await?;
-            let failed: i32 = row.try_get("failed_attempts")?;
             let streak = FailureStreak {
-                first_failure_at: row.try_get("first_failure_at")?,
-                failed_attempts: u32::try_from(failed).unwrap_or_default(),
+                first_failure_at: row.first_failure_at,
+                failed_attempts: u32::try_from(row.failed_attempts).unwrap_or_default(),
             }
             .after_outcome(outcome, at);
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE endpoint_health \
                  SET first_failure_at = $2, failed_attempts = $3, updated_at = now() \
                  WHERE endpoint_id = $1",
+                endpoint_id,
+                streak.first_failure_at,
+                i32::try_from(streak.failed_attempts).unwrap_or(i32::MAX),
             )
-            .bind(endpoint_id)
-            .bind(streak.first_failure_at)
-            .bind(i32::try_from(streak.failed_attempts).unwrap_or(i32::MAX))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -71,10 +72,12 @@ pub(crate) async fn record(
 
 /// Clears the endpoint's streak (it was just disabled).
 pub(crate) async fn reset(pool: &PgPool, endpoint_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM endpoint_health WHERE endpoint_id = $1")
-        .bind(endpoint_id)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM endpoint_health WHERE endpoint_id = $1",
+        endpoint_id
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

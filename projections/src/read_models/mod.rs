@@ -104,10 +104,13 @@ impl ReadModels {
             return Ok(());
         }
         if let Some(schema) = &self.schema {
-            sqlx::query("SELECT set_config('search_path', format('%I, public', $1::text), true)")
-                .bind(schema)
-                .execute(&mut **tx)
-                .await?;
+            // Fetched, not executed: the statement returns the new setting (unused).
+            sqlx::query!(
+                "SELECT set_config('search_path', format('%I, public', $1::text), true)",
+                schema,
+            )
+            .fetch_one(&mut **tx)
+            .await?;
         }
         let decoded = events
             .iter()
@@ -119,8 +122,8 @@ impl ReadModels {
         }
         batch.write(tx).await?;
         if self.schema.is_some() {
-            sqlx::query("SELECT set_config('search_path', 'public', true)")
-                .execute(&mut **tx)
+            sqlx::query!("SELECT set_config('search_path', 'public', true)")
+                .fetch_one(&mut **tx)
                 .await?;
         }
         Ok(())
@@ -141,12 +144,12 @@ async fn inline_transactions(
     let mut ids: Vec<i64> = events.iter().map(|e| e.tx_id).collect();
     ids.dedup();
     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let inline: Vec<i64> = sqlx::query_scalar(
-        "WITH gone AS (DELETE FROM inline_projected WHERE tx_id < $2::text::xid8) \
-         SELECT (tx_id::text)::bigint FROM inline_projected WHERE tx_id = ANY($1::text[]::xid8[])",
+    let inline = sqlx::query_scalar!(
+        r#"WITH gone AS (DELETE FROM inline_projected WHERE tx_id < $2::text::xid8)
+           SELECT (tx_id::text)::bigint AS "tx_id!" FROM inline_projected WHERE tx_id = ANY($1::text[]::xid8[])"#,
+        &ids,
+        first.to_string(),
     )
-    .bind(&ids)
-    .bind(first.to_string())
     .fetch_all(&mut **tx)
     .await?;
     Ok(inline.into_iter().collect())
@@ -200,7 +203,7 @@ pub async fn run_recording_stops(
 /// of transactions still open are waited for (up to a minute). Safe beside a
 /// running projector: the checkpoint fences every batch.
 pub async fn catch_up(pool: &PgPool) -> Result<(), SubscriptionError> {
-    let head: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
+    let head = sqlx::query_scalar!(r#"SELECT coalesce(max(position), 0) AS "head!" FROM events"#)
         .fetch_one(pool)
         .await?;
     let subscription = Subscription::new(
@@ -215,13 +218,13 @@ pub async fn catch_up(pool: &PgPool) -> Result<(), SubscriptionError> {
         match subscription.step(cursor).await {
             Ok(Some(next)) => cursor = next,
             Ok(None) => {
-                let pending: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM events WHERE position <= $1 \
-                     AND (tx_id, position) > ($2::text::xid8, $3))",
+                let pending = sqlx::query_scalar!(
+                    r#"SELECT EXISTS (SELECT 1 FROM events WHERE position <= $1
+                       AND (tx_id, position) > ($2::text::xid8, $3)) AS "pending!""#,
+                    head,
+                    cursor.tx_id.to_string(),
+                    cursor.position,
                 )
-                .bind(head)
-                .bind(cursor.tx_id.to_string())
-                .bind(cursor.position)
                 .fetch_one(pool)
                 .await?;
                 if !pending {

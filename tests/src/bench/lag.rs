@@ -134,20 +134,21 @@ pub async fn accepted_events(
     event_type: &str,
     accepted_ns: &HashMap<u64, u64>,
 ) -> anyhow::Result<Vec<Accepted>> {
-    let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT (tx_id::text)::bigint, position, \
-                (payload -> 'EventReceived' -> 'payload' ->> 'seq')::bigint \
-         FROM events \
-         WHERE aggregate_type = 'IntegrationEvent' AND event_type = 'EventReceived' \
-           AND payload -> 'EventReceived' ->> 'event_type' = $1",
+    let rows = sqlx::query!(
+        r#"SELECT (tx_id::text)::bigint AS "tx!", position,
+                  (payload -> 'EventReceived' -> 'payload' ->> 'seq')::bigint AS seq
+           FROM events
+           WHERE aggregate_type = 'IntegrationEvent' AND event_type = 'EventReceived'
+             AND payload -> 'EventReceived' ->> 'event_type' = $1"#,
+        event_type,
     )
-    .bind(event_type)
     .fetch_all(pool)
     .await
     .context("reading the run's events")?;
     Ok(rows
         .into_iter()
-        .filter_map(|(tx, position, seq)| {
+        .filter_map(|row| {
+            let (tx, position, seq) = (row.tx, row.position, row.seq);
             let accepted_ns = *accepted_ns.get(&u64::try_from(seq?).ok()?)?;
             Some(Accepted {
                 cursor: (tx, position),
@@ -225,17 +226,18 @@ async fn sample(
             _ = stop.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT name::text, (tx_id::text)::bigint, position \
-             FROM subscription_checkpoints WHERE name = ANY($1)",
+        let rows = sqlx::query!(
+            r#"SELECT name::text AS "name!", (tx_id::text)::bigint AS "tx!", position
+               FROM subscription_checkpoints WHERE name = ANY($1)"#,
+            &names,
         )
-        .bind(&names)
         .fetch_all(&mut conn)
         .await
         .context("reading the checkpoints")?;
         let at_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let mut cursors = [(0, 0); 2];
-        for (name, tx, position) in rows {
+        for row in rows {
+            let (name, tx, position) = (row.name, row.tx, row.position);
             if let Some(i) = names.iter().position(|n| *n == name) {
                 cursors[i] = (tx, position);
             }

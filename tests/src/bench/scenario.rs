@@ -43,6 +43,8 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
 
     let db_bytes_before = db_size(&run.pool).await?;
     if run.pg_stats {
+        // Dynamic: pg_stat_statements is an optional extension, not in the schema
+        // the macros check against.
         sqlx::query("SELECT pg_stat_statements_reset()")
             .execute(&run.pool)
             .await?;
@@ -149,7 +151,7 @@ pub async fn run_load(run: &Run, spec: &Spec) -> anyhow::Result<Report> {
     });
     let (max_lag, max_retry_queue) = monitor.stop().await;
     let db_bytes_after = db_size(&run.pool).await?;
-    let log_events = count(&run.pool, "SELECT count(*) FROM events").await?;
+    let log_events = log_events(&run.pool).await?;
     let top_statements = top_statements(run).await?;
     let top_by_calls = top_by_calls(run).await?;
     tokio::task::spawn_blocking(move || ledgerd.terminate()).await??;
@@ -300,6 +302,8 @@ pub async fn run_idle(run: &Run, duration: Duration) -> anyhow::Result<Report> {
     ));
     let db_bytes_before = db_size(&run.pool).await?;
     if run.pg_stats {
+        // Dynamic: pg_stat_statements is an optional extension, not in the schema
+        // the macros check against.
         sqlx::query("SELECT pg_stat_statements_reset()")
             .execute(&run.pool)
             .await?;
@@ -323,7 +327,7 @@ pub async fn run_idle(run: &Run, duration: Duration) -> anyhow::Result<Report> {
     let top_statements = top_statements(run).await?;
     let top_by_calls = top_by_calls(run).await?;
     let db_bytes_after = db_size(&run.pool).await?;
-    let log_events = count(&run.pool, "SELECT count(*) FROM events").await?;
+    let log_events = log_events(&run.pool).await?;
     let Subscribed { ledgerd, .. } = subscribed;
     tokio::task::spawn_blocking(move || ledgerd.terminate()).await??;
     let alone = match run.postgres_group() {
@@ -369,6 +373,8 @@ async fn top_statements(run: &Run) -> anyhow::Result<Vec<Statement>> {
     if !run.pg_stats {
         return Ok(Vec::new());
     }
+    // Dynamic: pg_stat_statements is an optional extension, not in the schema the
+    // macros check against.
     Ok(sqlx::query_as(
         "SELECT left(query, 200) AS query, calls, total_exec_time AS total_ms, \
                 mean_exec_time AS mean_ms, rows \
@@ -386,6 +392,8 @@ async fn top_by_calls(run: &Run) -> anyhow::Result<Vec<Statement>> {
     if !run.pg_stats {
         return Ok(Vec::new());
     }
+    // Dynamic: pg_stat_statements is an optional extension, not in the schema the
+    // macros check against.
     Ok(sqlx::query_as(
         "SELECT left(query, 200) AS query, calls, total_exec_time AS total_ms, \
                 mean_exec_time AS mean_ms, rows \
@@ -400,7 +408,7 @@ async fn top_by_calls(run: &Run) -> anyhow::Result<Vec<Statement>> {
 /// Runs `ledgerd projections rebuild` over the log in the database, no server running.
 pub async fn run_rebuild(run: &Run) -> anyhow::Result<Report> {
     let base = run.report_base();
-    let log_events = count(&run.pool, "SELECT count(*) FROM events").await?;
+    let log_events = log_events(&run.pool).await?;
     let db_bytes_before = db_size(&run.pool).await?;
     note(&format!(
         "rebuild: `ledgerd projections rebuild` over {log_events} events"
@@ -415,6 +423,8 @@ pub async fn run_rebuild(run: &Run) -> anyhow::Result<Report> {
     }];
     groups.extend(run.postgres_group());
     if run.pg_stats {
+        // Dynamic: pg_stat_statements is an optional extension, not in the schema
+        // the macros check against.
         sqlx::query("SELECT pg_stat_statements_reset()")
             .execute(&run.pool)
             .await?;
@@ -472,11 +482,29 @@ async fn wait_for_read_models(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 async fn db_size(pool: &PgPool) -> anyhow::Result<i64> {
-    count(pool, "SELECT pg_database_size(current_database())").await
+    Ok(
+        sqlx::query_scalar!(r#"SELECT pg_database_size(current_database()) AS "size!""#)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
-async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
+/// Events in the log.
+async fn log_events(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM events"#)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Deliveries in the retry queue.
+async fn retry_queue_depth(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM retry_queue"#)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Largest (lag events, lag ms) per subscription, and the largest retry queue.
@@ -502,7 +530,7 @@ impl Monitor {
                         *entry = (entry.0.max(s.lag_events), entry.1.max(s.lag_ms));
                     }
                 }
-                if let Ok(depth) = count(&pool, "SELECT count(*) FROM retry_queue").await {
+                if let Ok(depth) = retry_queue_depth(&pool).await {
                     queue = queue.max(depth);
                 }
                 tokio::select! {

@@ -98,12 +98,28 @@ async fn every_node_selects_one_item_per_field_under_the_field_s_name() {
     let db = testkit::TestDatabase::new().await;
     let nodes: [(&str, &str, &[&str]); 9] = [
         (ApiKeyNode::COLUMNS, "api_keys", ApiKeyNode::FIELDS),
-        (EndpointNode::COLUMNS, "webhook_endpoints", EndpointNode::FIELDS),
-        (DeliveryNode::COLUMNS, "webhook_deliveries", DeliveryNode::FIELDS),
+        (
+            EndpointNode::COLUMNS,
+            "webhook_endpoints",
+            EndpointNode::FIELDS,
+        ),
+        (
+            DeliveryNode::COLUMNS,
+            "webhook_deliveries",
+            DeliveryNode::FIELDS,
+        ),
         (EventNode::COLUMNS, "integration_events", EventNode::FIELDS),
         (RetryNode::COLUMNS, "retry_queue", RetryNode::FIELDS),
-        (DeadLetterNode::COLUMNS, "dead_letter", DeadLetterNode::FIELDS),
-        (MappingNode::COLUMNS, "event_mappings m", MappingNode::FIELDS),
+        (
+            DeadLetterNode::COLUMNS,
+            "dead_letter",
+            DeadLetterNode::FIELDS,
+        ),
+        (
+            MappingNode::COLUMNS,
+            "event_mappings m",
+            MappingNode::FIELDS,
+        ),
         (SyncJobNode::COLUMNS, "sync_jobs", SyncJobNode::FIELDS),
         (RateLimitNode::COLUMNS, "rate_limits", RateLimitNode::FIELDS),
     ];

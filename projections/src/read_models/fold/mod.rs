@@ -15,7 +15,7 @@ use domain::{
     SyncJobEvent,
 };
 use serde_json::json;
-use sqlx::{Postgres, Row as _, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::rows::*;
 use crate::decode::{poison, AnyEvent};

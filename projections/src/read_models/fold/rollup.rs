@@ -47,19 +47,19 @@ pub(super) async fn roll_up(
         return Ok(());
     }
     let ids: Vec<i64> = rollups.keys().copied().collect();
-    let rows = sqlx::query(
-        "SELECT e.id, e.delivery_count, coalesce(array_agg(d.status_id) FILTER (WHERE d.id IS NOT NULL), '{}') AS statuses \
-         FROM integration_events e LEFT JOIN webhook_deliveries d ON d.event_id = e.id \
-         WHERE e.id = ANY($1) GROUP BY e.id, e.delivery_count",
+    let rows = sqlx::query!(
+        r#"SELECT e.id, e.delivery_count, coalesce(array_agg(d.status_id) FILTER (WHERE d.id IS NOT NULL), '{}') AS "statuses!"
+           FROM integration_events e LEFT JOIN webhook_deliveries d ON d.event_id = e.id
+           WHERE e.id = ANY($1) GROUP BY e.id, e.delivery_count"#,
+        &ids,
     )
-    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
     let (mut out_ids, mut out_status, mut out_at) = (Vec::new(), Vec::new(), Vec::new());
     for row in rows {
-        let event_id: i64 = row.try_get("id")?;
-        let expected: Option<i32> = row.try_get("delivery_count")?;
-        let statuses: Vec<i16> = row.try_get("statuses")?;
+        let event_id: i64 = row.id;
+        let expected: Option<i32> = row.delivery_count;
+        let statuses: Vec<i16> = row.statuses;
         let known = statuses.len();
         let missing = usize::try_from(expected.unwrap_or(0))
             .unwrap_or(0)
@@ -73,14 +73,16 @@ pub(super) async fn roll_up(
         out_status.push(status.id());
         out_at.push(rollups.get(&event_id).copied());
     }
-    sqlx::query(
+    // `out_at` is cast to its own type: the macro's check only knows arrays without
+    // nulls (`&[DateTime<Utc>]`), and the cast, which names the type, skips it.
+    sqlx::query!(
         "UPDATE integration_events e SET status_id = s.status_id, updated_at = greatest(e.updated_at, s.at) \
          FROM unnest($1::bigint[], $2::smallint[], $3::timestamptz[]) AS s(id, status_id, at) \
          WHERE e.id = s.id",
+        &out_ids,
+        &out_status,
+        &out_at as &[Option<DateTime<Utc>>],
     )
-    .bind(out_ids)
-    .bind(out_status)
-    .bind(out_at)
     .execute(conn)
     .await?;
     Ok(())
