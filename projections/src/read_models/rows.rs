@@ -6,8 +6,8 @@
 //! declared once, by [`read_model!`]: each column's name (which is its field's name),
 //! Rust type and SQL type. The column list, the `unnest` casts and the binds are all
 //! derived from that one declaration, in one order, so a column cannot be bound in
-//! another's place. `projections/tests/read_model_tables.rs` writes a row with a
-//! distinct value in every column of each table and reads every column back by name.
+//! another's place. A test per table (`rows/tests.rs`) writes a row with a
+//! distinct value in every column of its table and reads every column back by name.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

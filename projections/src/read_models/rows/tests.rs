@@ -84,16 +84,19 @@ async fn round_trip<R: ReadModel + std::fmt::Debug + PartialEq>(
     assert_eq!(loaded, vec![row], "{}: load returns the row", R::TABLE);
 }
 
-#[tokio::test]
-async fn every_read_model_table_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
+/// A connection to `db` that shows instants in UTC (as [`at_json`] writes them).
+async fn connection(db: &testkit::TestDatabase) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
     let mut conn = db.pool.acquire().await.unwrap();
     sqlx::query("SET TimeZone = 'UTC'")
         .execute(&mut *conn)
         .await
         .unwrap();
-    let conn = &mut *conn;
+    conn
+}
 
+/// An `api_keys` row with a distinct value in every column, and what each column
+/// must then hold.
+fn key_row() -> (ApiKeyRow, Value) {
     let key = ApiKeyRow {
         id: 101,
         name: "name".into(),
@@ -110,8 +113,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "permissions_json": ["permission"], "status_id": 2, "prefix": "prefix",
         "rate_limit_per_minute": 102, "created_at": at_json(1), "revoked_at": at_json(2),
     });
-    round_trip(conn, key, "id", 101, expected, &["last_used_at"]).await;
+    (key, expected)
+}
 
+/// A `webhook_endpoints` row with a distinct value in every column, and what each column
+/// must then hold.
+fn endpoint_row() -> (EndpointRow, Value) {
     let endpoint = EndpointRow {
         id: 201,
         system_name: "system-name".into(),
@@ -143,8 +150,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "deleted_position": 206, "ordering": "key", "ordering_key": "ordering-key",
         "ordering_on_dead_letter": "skips",
     });
-    round_trip(conn, endpoint, "id", 201, expected, &[]).await;
+    (endpoint, expected)
+}
 
+/// A `integration_events` row with a distinct value in every column, and what each column
+/// must then hold.
+fn event_row() -> (EventRow, Value) {
     let event = EventRow {
         id: 301,
         event_type: "event-type".into(),
@@ -163,8 +174,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "updated_at": at_json(7), "event_key": "event-key", "channel": "channel",
         "delivery_count": 302,
     });
-    round_trip(conn, event, "id", 301, expected, &[]).await;
+    (event, expected)
+}
 
+/// A `event_mappings` row with a distinct value in every column, and what each column
+/// must then hold.
+fn mapping_row() -> (MappingRow, Value) {
     let mapping = MappingRow {
         id: 401,
         event_type: "mapping-event-type".into(),
@@ -186,8 +201,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "published_tx": 403, "published_position": 404, "retired_tx": 405,
         "retired_position": 406,
     });
-    round_trip(conn, mapping, "id", 401, expected, &[]).await;
+    (mapping, expected)
+}
 
+/// A `webhook_deliveries` row with a distinct value in every column, and what each column
+/// must then hold.
+fn delivery_row() -> (DeliveryRow, Value) {
     let delivery = DeliveryRow {
         id: 501,
         endpoint_id: 201,
@@ -216,8 +235,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "created_at": at_json(11), "updated_at": at_json(12), "order_key": "order-key",
         "order_tx": 505, "order_position": 506, "order_blocks": true,
     });
-    round_trip(conn, delivery, "id", 501, expected, &[]).await;
+    (delivery, expected)
+}
 
+/// A `retry_queue` row with a distinct value in every column, and what each column
+/// must then hold.
+fn retry_row() -> (RetryRow, Value) {
     let retry = RetryRow {
         id: 501,
         event_id: 301,
@@ -234,16 +257,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "event_created_at": at_json(6), "endpoint_id": 201,
         "order_key": "retry-order-key", "order_tx": 508, "order_position": 509,
     });
-    round_trip(
-        conn,
-        retry,
-        "id",
-        501,
-        expected,
-        &["leased_until", "leased_by"],
-    )
-    .await;
+    (retry, expected)
+}
 
+/// A `dead_letter` row with a distinct value in every column, and what each column
+/// must then hold.
+fn dead_letter_row() -> (DeadLetterRow, Value) {
     let dead_letter = DeadLetterRow {
         id: 601,
         event_id: 301,
@@ -259,9 +278,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "event_created_at": at_json(6), "delivery_id": 501, "endpoint_id": 201,
         "requeued_at": at_json(16),
     });
-    // The projector loads dead letters by their delivery.
-    round_trip(conn, dead_letter, "delivery_id", 501, expected, &[]).await;
+    (dead_letter, expected)
+}
 
+/// A `sync_jobs` row with a distinct value in every column, and what each column
+/// must then hold.
+fn job_row() -> (SyncJobRow, Value) {
     let job = SyncJobRow {
         id: 701,
         job_type: "job-type".into(),
@@ -281,8 +303,12 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "progress_done": 702, "progress_total": 703, "error": "error",
         "created_at": at_json(19), "updated_at": at_json(20),
     });
-    round_trip(conn, job, "id", 701, expected, &[]).await;
+    (job, expected)
+}
 
+/// A `ordering_blocks` row with a distinct value in every column, and what each column
+/// must then hold.
+fn block_row() -> (BlockRow, Value) {
     let block = BlockRow {
         delivery_id: 501,
         endpoint_id: 201,
@@ -297,7 +323,112 @@ async fn every_read_model_table_stores_each_column_under_its_own_name() {
         "order_tx": 801, "order_position": 802, "event_id": 301,
         "blocked_at": at_json(21),
     });
-    round_trip(conn, block, "delivery_id", 501, expected, &[]).await;
+    (block, expected)
+}
+
+#[tokio::test]
+async fn api_keys_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    let (row, expected) = key_row();
+    round_trip(conn, row, "id", 101, expected, &["last_used_at"]).await;
+}
+
+#[tokio::test]
+async fn webhook_endpoints_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    let (row, expected) = endpoint_row();
+    round_trip(conn, row, "id", 201, expected, &[]).await;
+}
+
+#[tokio::test]
+async fn integration_events_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    let (row, expected) = event_row();
+    round_trip(conn, row, "id", 301, expected, &[]).await;
+}
+
+#[tokio::test]
+async fn event_mappings_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    let (row, expected) = mapping_row();
+    round_trip(conn, row, "id", 401, expected, &[]).await;
+}
+
+#[tokio::test]
+async fn webhook_deliveries_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    upsert(conn, &[&endpoint_row().0]).await.unwrap();
+    upsert(conn, &[&event_row().0]).await.unwrap();
+    upsert(conn, &[&mapping_row().0]).await.unwrap();
+    let (row, expected) = delivery_row();
+    round_trip(conn, row, "id", 501, expected, &[]).await;
+}
+
+#[tokio::test]
+async fn retry_queue_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    upsert(conn, &[&endpoint_row().0]).await.unwrap();
+    upsert(conn, &[&event_row().0]).await.unwrap();
+    upsert(conn, &[&mapping_row().0]).await.unwrap();
+    upsert(conn, &[&delivery_row().0]).await.unwrap();
+    let (row, expected) = retry_row();
+    round_trip(
+        conn,
+        row,
+        "id",
+        501,
+        expected,
+        &["leased_until", "leased_by"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dead_letter_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    upsert(conn, &[&endpoint_row().0]).await.unwrap();
+    upsert(conn, &[&event_row().0]).await.unwrap();
+    upsert(conn, &[&mapping_row().0]).await.unwrap();
+    upsert(conn, &[&delivery_row().0]).await.unwrap();
+    let (row, expected) = dead_letter_row();
+    // The projector loads dead letters by their delivery.
+    round_trip(conn, row, "delivery_id", 501, expected, &[]).await;
+}
+
+#[tokio::test]
+async fn sync_jobs_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    let (row, expected) = job_row();
+    round_trip(conn, row, "id", 701, expected, &[]).await;
+}
+
+#[tokio::test]
+async fn ordering_blocks_stores_each_column_under_its_own_name() {
+    let db = testkit::TestDatabase::new().await;
+    let mut conn = connection(&db).await;
+    let conn = &mut *conn;
+    upsert(conn, &[&endpoint_row().0]).await.unwrap();
+    upsert(conn, &[&event_row().0]).await.unwrap();
+    upsert(conn, &[&mapping_row().0]).await.unwrap();
+    upsert(conn, &[&delivery_row().0]).await.unwrap();
+    let (row, expected) = block_row();
+    round_trip(conn, row, "delivery_id", 501, expected, &[]).await;
 }
 
 #[tokio::test]
