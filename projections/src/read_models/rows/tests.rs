@@ -326,70 +326,71 @@ fn block_row() -> (BlockRow, Value) {
     (block, expected)
 }
 
-#[tokio::test]
-async fn api_keys_stores_each_column_under_its_own_name() {
+/// The rows a table's foreign keys need first.
+#[derive(Clone, Copy)]
+enum Parents {
+    /// None.
+    None,
+    /// A delivery's: its endpoint, event and mapping.
+    OfDelivery,
+    /// A delivery and its parents.
+    Delivery,
+}
+
+/// In a fresh database: writes `parents`, then [`round_trip`]s `row`.
+async fn check<R: ReadModel + std::fmt::Debug + PartialEq>(
+    parents: Parents,
+    (row, expected): (R, Value),
+    key: &str,
+    id: i64,
+    operational: &[&str],
+) {
     let db = testkit::TestDatabase::new().await;
     let mut conn = connection(&db).await;
     let conn = &mut *conn;
-    let (row, expected) = key_row();
-    round_trip(conn, row, "id", 101, expected, &["last_used_at"]).await;
+    if matches!(parents, Parents::OfDelivery | Parents::Delivery) {
+        upsert(conn, &[&endpoint_row().0]).await.unwrap();
+        upsert(conn, &[&event_row().0]).await.unwrap();
+        upsert(conn, &[&mapping_row().0]).await.unwrap();
+    }
+    if matches!(parents, Parents::Delivery) {
+        upsert(conn, &[&delivery_row().0]).await.unwrap();
+    }
+    round_trip(conn, row, key, id, expected, operational).await;
+}
+
+#[tokio::test]
+async fn api_keys_stores_each_column_under_its_own_name() {
+    check(Parents::None, key_row(), "id", 101, &["last_used_at"]).await;
 }
 
 #[tokio::test]
 async fn webhook_endpoints_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    let (row, expected) = endpoint_row();
-    round_trip(conn, row, "id", 201, expected, &[]).await;
+    check(Parents::None, endpoint_row(), "id", 201, &[]).await;
 }
 
 #[tokio::test]
 async fn integration_events_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    let (row, expected) = event_row();
-    round_trip(conn, row, "id", 301, expected, &[]).await;
+    check(Parents::None, event_row(), "id", 301, &[]).await;
 }
 
 #[tokio::test]
 async fn event_mappings_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    let (row, expected) = mapping_row();
-    round_trip(conn, row, "id", 401, expected, &[]).await;
+    check(Parents::None, mapping_row(), "id", 401, &[]).await;
 }
 
 #[tokio::test]
 async fn webhook_deliveries_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    upsert(conn, &[&endpoint_row().0]).await.unwrap();
-    upsert(conn, &[&event_row().0]).await.unwrap();
-    upsert(conn, &[&mapping_row().0]).await.unwrap();
-    let (row, expected) = delivery_row();
-    round_trip(conn, row, "id", 501, expected, &[]).await;
+    check(Parents::OfDelivery, delivery_row(), "id", 501, &[]).await;
 }
 
 #[tokio::test]
 async fn retry_queue_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    upsert(conn, &[&endpoint_row().0]).await.unwrap();
-    upsert(conn, &[&event_row().0]).await.unwrap();
-    upsert(conn, &[&mapping_row().0]).await.unwrap();
-    upsert(conn, &[&delivery_row().0]).await.unwrap();
-    let (row, expected) = retry_row();
-    round_trip(
-        conn,
-        row,
+    check(
+        Parents::Delivery,
+        retry_row(),
         "id",
         501,
-        expected,
         &["leased_until", "leased_by"],
     )
     .await;
@@ -397,38 +398,25 @@ async fn retry_queue_stores_each_column_under_its_own_name() {
 
 #[tokio::test]
 async fn dead_letter_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    upsert(conn, &[&endpoint_row().0]).await.unwrap();
-    upsert(conn, &[&event_row().0]).await.unwrap();
-    upsert(conn, &[&mapping_row().0]).await.unwrap();
-    upsert(conn, &[&delivery_row().0]).await.unwrap();
-    let (row, expected) = dead_letter_row();
     // The projector loads dead letters by their delivery.
-    round_trip(conn, row, "delivery_id", 501, expected, &[]).await;
+    check(
+        Parents::Delivery,
+        dead_letter_row(),
+        "delivery_id",
+        501,
+        &[],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn sync_jobs_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    let (row, expected) = job_row();
-    round_trip(conn, row, "id", 701, expected, &[]).await;
+    check(Parents::None, job_row(), "id", 701, &[]).await;
 }
 
 #[tokio::test]
 async fn ordering_blocks_stores_each_column_under_its_own_name() {
-    let db = testkit::TestDatabase::new().await;
-    let mut conn = connection(&db).await;
-    let conn = &mut *conn;
-    upsert(conn, &[&endpoint_row().0]).await.unwrap();
-    upsert(conn, &[&event_row().0]).await.unwrap();
-    upsert(conn, &[&mapping_row().0]).await.unwrap();
-    upsert(conn, &[&delivery_row().0]).await.unwrap();
-    let (row, expected) = block_row();
-    round_trip(conn, row, "delivery_id", 501, expected, &[]).await;
+    check(Parents::Delivery, block_row(), "delivery_id", 501, &[]).await;
 }
 
 #[tokio::test]
