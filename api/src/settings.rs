@@ -730,6 +730,39 @@ mod tests {
     }
 
     #[test]
+    fn every_declared_range_accepts_its_bounds_and_refuses_one_past_them() {
+        figment::Jail::expect_with(|jail| {
+            let mut checked = 0;
+            for setting in catalogue() {
+                let Some(range) = setting.range else { continue };
+                let edges = [range.min.map(|m| (m, m - 1)), range.max.map(|m| (m, m + 1))];
+                for (bound, past) in edges.into_iter().flatten() {
+                    jail.set_env(&setting.variable, bound.to_string());
+                    let loaded = Settings::load(None);
+                    assert!(loaded.is_ok(), "{}={bound}: {loaded:?}", setting.variable);
+                    jail.set_env(&setting.variable, past.to_string());
+                    match Settings::load(None) {
+                        // Past the range, or past what its type holds (a negative
+                        // count): either way refused at start, naming the setting.
+                        Err(SettingsError::OutOfRange { field, .. }) => {
+                            assert_eq!(field, setting.name);
+                        }
+                        Err(err @ SettingsError::Invalid(_)) => {
+                            assert!(err.to_string().contains(&setting.variable), "{err}");
+                        }
+                        other => panic!("{}={past}: {other:?}", setting.variable),
+                    }
+                    jail.clear_env();
+                    checked += 1;
+                }
+            }
+            // The dispatcher's and router's sizes, the lease and the timeouts among them.
+            assert!(checked >= 25, "{checked} bounds checked");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_rebuild_batch_out_of_range_or_not_a_number_is_a_settings_error_naming_it() {
         figment::Jail::expect_with(|jail| {
             assert_eq!(
