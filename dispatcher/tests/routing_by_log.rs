@@ -270,37 +270,88 @@ async fn route_everything(
     }
 }
 
+/// What one step of a random history does.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// An event received the ordinary way (the router routes it).
+    Receive,
+    /// An event received through the hot path.
+    ReceiveHot,
+    /// A route change.
+    Change(Change),
+    /// The projector catches up (so hot-path receives route inline until the next
+    /// route change), the router a batch.
+    Router,
+}
+
+/// Plays `steps` random steps from `seed`: each picks its endpoint and event type,
+/// then rolls 0 to 99 and takes the first step of `odds` whose bound is above the
+/// roll (a router step past the last bound); then routes everything. Returns how
+/// many events were received.
+#[allow(clippy::too_many_arguments)] // a history's set-up, named at each call
+async fn play(
+    p: &Pipeline,
+    router: &Subscription<Router>,
+    cursor: &mut Cursor,
+    endpoints: &mut Vec<EndpointId>,
+    hot: Option<&dispatcher::HotPath>,
+    seed: u64,
+    steps: usize,
+    odds: &[(usize, Step)],
+) -> usize {
+    let mut dice = Dice(seed);
+    let mut received = 0;
+    for step in 0..steps {
+        let pick = pick(&mut dice, endpoints);
+        let roll = dice.roll(100);
+        let chosen = odds
+            .iter()
+            .find(|(bound, _)| roll < *bound)
+            .map_or(Step::Router, |(_, chosen)| *chosen);
+        match chosen {
+            Step::Receive => {
+                received += 1;
+                p.receive(&format!("e-{step}"), pick.event_type, json!({"step": step}))
+                    .await;
+            }
+            Step::ReceiveHot => {
+                received += 1;
+                let hot = hot.expect("a history with hot-path receives has a hot path");
+                receive_hot(hot, p, &format!("h-{step}"), pick.event_type).await;
+            }
+            Step::Change(change) => change_routes(p, change, &pick, step, endpoints).await,
+            Step::Router => step_router(p, router, cursor).await,
+        }
+    }
+    route_everything(p, router, cursor, received).await;
+    received
+}
+
 #[tokio::test]
 async fn every_event_is_routed_as_of_its_place_in_the_log_while_endpoints_and_mappings_change_under_a_lagging_router(
 ) {
     let p = Pipeline::bare().await;
     let (router, mut endpoints) = lagging_router(&p).await;
     let mut cursor = checkpoint(p.pool(), dispatcher::ROUTER_NAME).await.unwrap();
-    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
-    let mut received = 0;
-    for step in 0..260 {
-        let pick = pick(&mut dice, &endpoints);
-        let change = match dice.roll(100) {
-            0..=39 => {
-                received += 1;
-                p.receive(&format!("e-{step}"), pick.event_type, json!({"step": step}))
-                    .await;
-                continue;
-            }
-            40..=49 => Change::Disable,
-            50..=59 => Change::Enable,
-            60..=62 => Change::Delete,
-            63..=67 => Change::Register,
-            68..=77 => Change::Publish,
-            78..=87 => Change::Retire,
-            _ => {
-                step_router(&p, &router, &mut cursor).await;
-                continue;
-            }
-        };
-        change_routes(&p, change, &pick, step, &mut endpoints).await;
-    }
-    route_everything(&p, &router, &mut cursor, received).await;
+    let received = play(
+        &p,
+        &router,
+        &mut cursor,
+        &mut endpoints,
+        None,
+        0x9E37_79B9_7F4A_7C15,
+        260,
+        &[
+            (40, Step::Receive),
+            (50, Step::Change(Change::Disable)),
+            (60, Step::Change(Change::Enable)),
+            (63, Step::Change(Change::Delete)),
+            (68, Step::Change(Change::Register)),
+            (78, Step::Change(Change::Publish)),
+            (88, Step::Change(Change::Retire)),
+        ],
+    )
+    .await;
 
     let (expected, recorded, to_disabled) = expected_and_recorded(&p).await;
     assert_eq!(expected.len(), received);
@@ -408,38 +459,26 @@ async fn the_hot_path_routes_as_the_log_says_and_a_rebuild_yields_the_same_table
     let (router, mut endpoints) = lagging_router(&p).await;
     let mut cursor = checkpoint(p.pool(), dispatcher::ROUTER_NAME).await.unwrap();
     projections::read_models::catch_up(p.pool()).await.unwrap();
-    let mut dice = Dice(0x2545_F491_4F6C_DD1D);
-    let mut received = 0;
-    for step in 0..300 {
-        let pick = pick(&mut dice, &endpoints);
-        let change = match dice.roll(100) {
-            0..=44 => {
-                received += 1;
-                receive_hot(&hot, &p, &format!("h-{step}"), pick.event_type).await;
-                continue;
-            }
-            45..=49 => {
-                received += 1;
-                p.receive(&format!("e-{step}"), pick.event_type, json!({"step": step}))
-                    .await;
-                continue;
-            }
-            50..=55 => Change::Disable,
-            56..=61 => Change::Enable,
-            62..=63 => Change::Delete,
-            64..=67 => Change::Register,
-            68..=73 => Change::Publish,
-            74..=78 => Change::Retire,
-            _ => {
-                // The projector catches up (so the next receives route inline until
-                // the next route change); the router a little.
-                step_router(&p, &router, &mut cursor).await;
-                continue;
-            }
-        };
-        change_routes(&p, change, &pick, step, &mut endpoints).await;
-    }
-    route_everything(&p, &router, &mut cursor, received).await;
+    let received = play(
+        &p,
+        &router,
+        &mut cursor,
+        &mut endpoints,
+        Some(&hot),
+        0x2545_F491_4F6C_DD1D,
+        300,
+        &[
+            (45, Step::ReceiveHot),
+            (50, Step::Receive),
+            (56, Step::Change(Change::Disable)),
+            (62, Step::Change(Change::Enable)),
+            (64, Step::Change(Change::Delete)),
+            (68, Step::Change(Change::Register)),
+            (74, Step::Change(Change::Publish)),
+            (79, Step::Change(Change::Retire)),
+        ],
+    )
+    .await;
 
     let (expected, recorded, _) = expected_and_recorded(&p).await;
     assert_eq!(expected.len(), received);
