@@ -66,33 +66,27 @@ async fn claim(pool: &PgPool, worker: &str) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
-async fn each_writer_of_the_queue_is_held_to_the_guards() {
+/// A pipeline where `order.created` from `erp` routes to one `crm` endpoint, the
+/// projector caught up (so the hot path routes inline), and its hot path.
+async fn routed() -> (Pipeline, dispatcher::HotPath) {
     let p = Pipeline::bare().await;
-    let pool = p.pool().clone();
     let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
     p.register("crm", &url, EndpointSpec::default()).await;
     p.publish("order.created", "crm", ".").await;
-    projections::read_models::catch_up(&pool).await.unwrap();
+    projections::read_models::catch_up(p.pool()).await.unwrap();
+    let hot = dispatcher::HotPath::new(p.ledger.clone(), None);
+    (p, hot)
+}
+
+#[tokio::test]
+async fn each_writer_of_the_queue_is_held_to_the_guards() {
+    let (p, hot) = routed().await;
+    let pool = p.pool().clone();
 
     // The hot path queues the row in the transaction that receives the event.
-    let hot = dispatcher::HotPath::new(p.ledger.clone(), None);
-    let source = SystemName::parse("erp").unwrap();
-    let key = EventKey::parse("guards-1").unwrap();
-    hot.receive(
-        &integration_event::stream_id(&source, &key),
-        IntegrationEventCommand::Receive {
-            event_id: domain::EventId::generate(&*p.ledger.services().ids),
-            event_type: EventType::parse("order.created").unwrap(),
-            source_system: source,
-            event_key: key,
-            payload: Payload::new(json!({"n": 1})),
-            channel: Channel::Rest,
-        },
-        metadata().into_map(),
-    )
-    .await
-    .unwrap();
+    receive_hot(&hot, &p, "guards-1", json!({"n": 1}))
+        .await
+        .unwrap();
     let id: i64 = sqlx::query_scalar("SELECT id FROM retry_queue")
         .fetch_one(&pool)
         .await
@@ -249,13 +243,8 @@ async fn receive_hot(
 /// queued.
 #[tokio::test]
 async fn the_hot_path_stores_nothing_the_read_models_cannot_store() {
-    let p = Pipeline::bare().await;
+    let (p, hot) = routed().await;
     let pool = p.pool().clone();
-    let url = Url::parse("http://127.0.0.1:9/hook").unwrap();
-    p.register("crm", &url, EndpointSpec::default()).await;
-    p.publish("order.created", "crm", ".").await;
-    projections::read_models::catch_up(&pool).await.unwrap();
-    let hot = dispatcher::HotPath::new(p.ledger.clone(), None);
     let (bad, good, other) = tokio::join!(
         receive_hot(&hot, &p, "nul-1", json!({"note": "a\u{0}b"})),
         receive_hot(&hot, &p, "fine-1", json!({"n": 1})),
