@@ -430,21 +430,6 @@ async fn receive_hot(hot: &dispatcher::HotPath, p: &Pipeline, key: &str, event_t
         .unwrap();
 }
 
-/// Every read model's rows as JSON text, in id order.
-async fn dump(pool: &sqlx::PgPool) -> Vec<(String, Vec<String>)> {
-    let mut out = Vec::new();
-    for table in store::migrate::READ_MODEL_TABLES {
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(t)::text FROM public.{table} t ORDER BY 1"
-        ))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        out.push((table.to_string(), rows));
-    }
-    out
-}
-
 /// The hot path (ADR 0018) routes an event in the transaction that receives it,
 /// from the read models, when the projector has applied every route change before
 /// it, and otherwise leaves it to the router: under random route changes, with the
@@ -513,12 +498,12 @@ async fn the_hot_path_routes_as_the_log_says_and_a_rebuild_yields_the_same_table
 
     // The router's own events are projected too before the tables are compared.
     projections::read_models::catch_up(p.pool()).await.unwrap();
-    let live = dump(p.pool()).await;
+    let live = testkit::fixtures::read_model_dump(p.pool()).await.unwrap();
     let report = projections::rebuild::rebuild(p.pool(), Default::default(), |_| {})
         .await
         .unwrap();
     assert!(!report.resumed);
-    let rebuilt = dump(p.pool()).await;
+    let rebuilt = testkit::fixtures::read_model_dump(p.pool()).await.unwrap();
     for ((table, live), (_, fresh)) in live.iter().zip(&rebuilt) {
         let differ: Vec<(&String, &String)> = live
             .iter()

@@ -404,21 +404,6 @@ fn pick<T>(items: &[T], i: u8) -> Option<&T> {
     (!items.is_empty()).then(|| &items[i as usize % items.len()])
 }
 
-/// Every read model's rows as JSON text, in id order.
-async fn dump(pool: &PgPool) -> Vec<(String, Vec<String>)> {
-    let mut out = Vec::new();
-    for table in store::migrate::READ_MODEL_TABLES {
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(t)::text FROM public.{table} t ORDER BY 1"
-        ))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        out.push((table.to_string(), rows));
-    }
-    out
-}
-
 async fn history_then_compare(ops: Vec<Op>) {
     let db = TestDatabase::new().await;
     let services = Services::deterministic(Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap());
@@ -437,7 +422,7 @@ async fn history_then_compare(ops: Vec<Op>) {
         run(&ledger, &mut world, op).await;
     }
     projections::read_models::catch_up(&db.pool).await.unwrap();
-    let incremental = dump(&db.pool).await;
+    let incremental = testkit::fixtures::read_model_dump(&db.pool).await.unwrap();
     // What migration 0007 fills in for rows projected before it (ADR 0014) is what
     // the projector writes.
     sqlx::query(
@@ -458,7 +443,7 @@ async fn history_then_compare(ops: Vec<Op>) {
         .execute(&db.pool)
         .await
         .unwrap();
-    let filled = dump(&db.pool).await;
+    let filled = testkit::fixtures::read_model_dump(&db.pool).await.unwrap();
     for ((table, live), (_, fresh)) in incremental.iter().zip(&filled) {
         assert_eq!(
             live, fresh,
@@ -469,7 +454,7 @@ async fn history_then_compare(ops: Vec<Op>) {
         .await
         .unwrap();
     assert!(!report.resumed);
-    let rebuilt = dump(&db.pool).await;
+    let rebuilt = testkit::fixtures::read_model_dump(&db.pool).await.unwrap();
     for ((table, live), (_, fresh)) in incremental.iter().zip(&rebuilt) {
         assert_eq!(
             live, fresh,

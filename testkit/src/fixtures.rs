@@ -21,3 +21,20 @@ pub async fn append_api_key_events(pool: &PgPool, first: i64, n: i64) -> Result<
     .await?;
     Ok(())
 }
+
+/// Every live read model's rows as JSON text, table by table (in
+/// [`store::migrate::READ_MODEL_TABLES`] order), rows sorted: two databases, or one
+/// before and after a rebuild, hold the same read models when their dumps are equal.
+pub async fn read_model_dump(pool: &PgPool) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for table in store::migrate::READ_MODEL_TABLES {
+        // Dynamic: the table's name is an identifier, which cannot be bound.
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT to_jsonb(t)::text FROM public.{table} t ORDER BY 1"
+        ))
+        .fetch_all(pool)
+        .await?;
+        out.push(((*table).to_owned(), rows));
+    }
+    Ok(out)
+}
