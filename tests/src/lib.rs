@@ -6,6 +6,7 @@
 //! - [`app`]: [`app::TestApp`], the HTTP application in-process on a fresh database,
 //!   with the projector running and helpers to issue keys and send requests.
 //! - [`setup`]: what process tests put in the ledger before they run `ledgerd`.
+//! - [`receiver`]: a webhook receiver that records what reaches it.
 //! - [`bench`]: `ledger-bench` (`src/bin/ledger-bench.rs`), the end-to-end
 //!   benchmark of the whole pipeline (`docs/benchmarks.md`).
 //! - `src/bin/ledgerd-e2e.rs`: `ledgerd` itself, built in this package so that tests
@@ -15,6 +16,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod receiver;
 pub mod setup;
 
 pub use testkit::*;

@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use domain::scope::Permissions;
 use domain::{Actor, CommandMetadata, Services};
 use nix::sys::signal::Signal;
@@ -20,38 +18,10 @@ use sqlx::{Connection as _, PgConnection, PgPool};
 use store::ledger::Ledger;
 use store::managed::{ClusterOptions, ManagedCluster};
 use tests::process::Ledgerd;
+use tests::receiver::{Pause, Recorder};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledgerd-e2e");
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-/// What the receiver saw: per event key, the `webhook-id`s it arrived with.
-type Seen = Arc<Mutex<HashMap<String, HashSet<String>>>>;
-
-async fn receiver() -> (u16, Seen) {
-    let seen: Seen = Arc::default();
-    let state = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: String| {
-            let seen = state.clone();
-            async move {
-                let id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let key = body["k"].as_str().unwrap_or_default().to_owned();
-                seen.lock().unwrap().entry(key).or_default().insert(id);
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, seen)
-}
 
 /// A durable cluster of this test's own (a crash loses no acknowledged commit, as in
 /// production), a migrated database on it, and its URL.
@@ -142,7 +112,8 @@ async fn produce(
 #[tokio::test]
 async fn ledgerd_rides_out_its_database_stopping_for_twenty_seconds_under_load() {
     let (cluster, url) = database().await;
-    let (port, seen) = receiver().await;
+    let seen = Recorder::start(Pause::None).await;
+    let port = seen.port();
     let key = set_up(&url, port).await;
     let ledgerd = Ledgerd::serve(
         BIN,
@@ -226,7 +197,7 @@ async fn ledgerd_rides_out_its_database_stopping_for_twenty_seconds_under_load()
     let mut missing = Vec::new();
     for _ in 0..600 {
         missing = {
-            let seen = seen.lock().unwrap();
+            let seen = seen.webhook_ids_by_key();
             wanted
                 .iter()
                 .filter(|k| !seen.contains_key(*k))
@@ -247,8 +218,7 @@ async fn ledgerd_rides_out_its_database_stopping_for_twenty_seconds_under_load()
         );
     }
     let repeated = seen
-        .lock()
-        .unwrap()
+        .webhook_ids_by_key()
         .iter()
         .find(|(_, ids)| ids.len() > 1)
         .map(|(key, ids)| (key.clone(), ids.clone()));

@@ -4,50 +4,20 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use domain::ids::EventId;
 use domain::integration_event::{self, Channel, IntegrationEventCommand};
 use domain::values::{EventKey, EventType, Payload, SystemName};
 use domain::{Actor, CommandMetadata, Services};
 use store::ledger::Ledger;
 use tests::process::Ledgerd;
+use tests::receiver::{Pause, Recorder};
 use tests::TestDatabase;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledgerd-e2e");
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const CONCURRENCY: &str = "8";
-
-/// Counts arrivals per `webhook-id`; answers 200 after a short pause, so that sends
-/// are in flight when the dispatcher is killed.
-async fn receiver() -> (u16, Arc<Mutex<HashMap<String, u32>>>) {
-    let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-    let state = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap| {
-            let seen = state.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                let id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                *seen.lock().unwrap().entry(id).or_default() += 1;
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, seen)
-}
 
 async fn worker(db: &TestDatabase) -> Ledgerd {
     Ledgerd::serve(
@@ -71,7 +41,10 @@ async fn worker(db: &TestDatabase) -> Ledgerd {
 #[tokio::test]
 async fn a_dispatcher_killed_mid_run_loses_no_delivery() {
     let db = TestDatabase::new().await;
-    let (port, seen) = receiver().await;
+    // Answered after a short pause, so that sends are in flight when the dispatcher
+    // is killed; a send whose dispatcher died meanwhile does not count.
+    let seen = Recorder::start(Pause::BeforeRecording(Duration::from_millis(40))).await;
+    let port = seen.port();
     let key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
     let ledger = Ledger::new(db.pool.clone(), Services::production(&key, 900).unwrap());
     let meta = || CommandMetadata::for_request(Actor::System, "test").into_map();
@@ -102,7 +75,7 @@ async fn a_dispatcher_killed_mid_run_loses_no_delivery() {
 
     let first = worker(&db).await;
     let start = Instant::now();
-    while seen.lock().unwrap().len() < 60 {
+    while seen.distinct() < 60 {
         assert!(
             start.elapsed() < Duration::from_secs(90),
             "no deliveries arrive"
@@ -110,20 +83,20 @@ async fn a_dispatcher_killed_mid_run_loses_no_delivery() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.kill().unwrap();
-    let at_kill = seen.lock().unwrap().len();
+    let at_kill = seen.distinct();
     assert!(at_kill < N, "killed mid-run ({at_kill} of {N} delivered)");
 
     let _second = worker(&db).await;
     let start = Instant::now();
-    while seen.lock().unwrap().len() < N {
+    while seen.distinct() < N {
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "only {} of {N} deliveries arrived",
-            seen.lock().unwrap().len()
+            seen.distinct()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.by_webhook_id();
     assert_eq!(seen.len(), N, "every delivery arrived");
     assert!(
         seen.keys().all(|id| id.starts_with("msg_")),

@@ -6,50 +6,19 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use domain::{Actor, CommandMetadata, Services};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 use store::ledger::Ledger;
 use tests::process::Ledgerd;
+use tests::receiver::{Pause, Recorder};
 use tests::TestDatabase;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ledgerd-e2e");
 const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const EVENTS: usize = 6;
-
-/// Arrivals per `webhook-id`; each request is answered after `pause`.
-type Seen = Arc<Mutex<HashMap<String, u32>>>;
-
-async fn receiver(pause: Duration) -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let state = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap| {
-            let seen = state.clone();
-            async move {
-                let id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                *seen.lock().unwrap().entry(id).or_default() += 1;
-                tokio::time::sleep(pause).await;
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://127.0.0.1:{port}/hook"), seen)
-}
 
 /// `ledgerd` with every role; one delivery per endpoint at a time, short leases.
 async fn serve(db: &TestDatabase) -> Ledgerd {
@@ -81,14 +50,16 @@ async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
 
 /// A database with endpoint 71 of `crm` (identity mapping) pointing at a receiver
 /// that answers after `pause`, and an admin key; commands use node id `node`.
-async fn subscribed(node: u16, pause: Duration) -> (TestDatabase, Seen, String) {
+async fn subscribed(node: u16, pause: Duration) -> (TestDatabase, Recorder, String) {
     let db = TestDatabase::new().await;
     let cipher_key = domain::cipher::AesGcmCipher::decode_key(MASTER_KEY).unwrap();
     let ledger = Ledger::new(
         db.pool.clone(),
         Services::production(&cipher_key, node).unwrap(),
     );
-    let (url, seen) = receiver(pause).await;
+    // Each send is recorded on arrival and answered after `pause`.
+    let seen = Recorder::start(Pause::AfterRecording(pause)).await;
+    let url = seen.url();
     tests::setup::subscribe(&ledger, 71, 72, "crm", &url, None).await;
     projections::read_models::catch_up(&db.pool).await.unwrap();
     let key = api::keys::issue(
@@ -151,7 +122,7 @@ async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() 
     // One delivery is at the receiver (1.5 s), the others committed, leased to this
     // process and waiting for the endpoint's one slot: kill it now.
     wait_until("the first send", Duration::from_secs(20), || {
-        !seen.lock().unwrap().is_empty()
+        seen.distinct() > 0
     })
     .await;
     let prefix = format!("dispatcher-{}-%", first.pid());
@@ -163,7 +134,7 @@ async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() 
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    let sent_before_kill = seen.lock().unwrap().len();
+    let sent_before_kill = seen.distinct();
     assert!(
         held as usize >= EVENTS - sent_before_kill,
         "the unsent deliveries are leased to the killed process ({held} held, {sent_before_kill} sent)"
@@ -175,13 +146,13 @@ async fn a_process_killed_between_its_commits_and_its_sends_loses_no_delivery() 
 
     let second = serve(&db).await;
     wait_until("every delivery", Duration::from_secs(60), || {
-        seen.lock().unwrap().len() >= EVENTS
+        seen.distinct() >= EVENTS
     })
     .await;
     // The last answers, then a moment for any duplicate.
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(second);
-    let seen = seen.lock().unwrap();
+    let seen = seen.by_webhook_id();
     assert_eq!(seen.len(), EVENTS, "one webhook-id per delivery: {seen:?}");
     let repeats: u32 = seen.values().map(|n| n - 1).sum();
     assert!(
@@ -281,9 +252,9 @@ async fn a_backlog_past_the_bound_slows_ingest_then_answers_429_with_retry_after
         "{metrics}"
     );
     wait_until("every accepted delivery", Duration::from_secs(60), || {
-        seen.lock().unwrap().len() >= accepted
+        seen.distinct() >= accepted
     })
     .await;
-    assert_eq!(seen.lock().unwrap().len(), accepted);
+    assert_eq!(seen.distinct(), accepted);
     drop(ledgerd);
 }
