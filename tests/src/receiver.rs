@@ -8,6 +8,15 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 
+/// The `webhook-id` header of a request (empty when missing or not text).
+pub fn webhook_id(headers: &HeaderMap) -> String {
+    headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// When a request is answered, and whether it counts if its sender goes away first.
 #[derive(Debug, Clone, Copy)]
 pub enum Pause {
@@ -48,11 +57,7 @@ impl Recorder {
                 let arrivals = state.clone();
                 async move {
                     let arrival = Arrival {
-                        webhook_id: headers
-                            .get("webhook-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned(),
+                        webhook_id: webhook_id(&headers),
                         key: serde_json::from_str::<serde_json::Value>(&body)
                             .ok()
                             .and_then(|b| b["k"].as_str().map(str::to_owned)),

@@ -198,11 +198,7 @@ async fn receiver() -> String {
             })
             .collect();
         let arrival = Arrival {
-            webhook_id: headers
-                .get("webhook-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
+            webhook_id: tests::receiver::webhook_id(&headers),
             headers: header_map,
             body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
             status: status.as_u16(),
