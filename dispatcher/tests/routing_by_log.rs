@@ -524,3 +524,136 @@ async fn the_hot_path_routes_as_the_log_says_and_a_rebuild_yields_the_same_table
         .unwrap();
     assert!(queued > 0, "deliveries were queued");
 }
+
+/// Deletes `id` in a request of its own, `request`, whose id becomes the
+/// correlation id of what the delete causes.
+async fn delete_in_request(p: &Pipeline, id: EndpointId, request: &str) {
+    let metadata =
+        domain::metadata::CommandMetadata::for_request(domain::metadata::Actor::System, request);
+    p.ledger
+        .endpoints()
+        .execute(
+            &endpoint::stream_id(id),
+            EndpointCommand::Delete,
+            metadata.into_map(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The `DeliveryCancelled` events of the delivery of `event` to `endpoint`, with
+/// the correlation id of each.
+async fn cancellations(
+    p: &Pipeline,
+    event: domain::EventId,
+    endpoint: EndpointId,
+) -> Vec<(Option<String>, String)> {
+    let stream = domain::delivery::stream_id(event, endpoint);
+    sqlx::query(
+        "SELECT payload -> 'DeliveryCancelled' ->> 'reason' AS reason, \
+                metadata ->> 'correlation_id' AS correlation \
+         FROM events WHERE aggregate_type = 'Delivery' AND aggregate_id = $1 \
+           AND event_type = 'DeliveryCancelled' ORDER BY sequence",
+    )
+    .bind(stream)
+    .fetch_all(p.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|row| (row.get("reason"), row.get("correlation")))
+    .collect()
+}
+
+async fn queued_rows_of(p: &Pipeline, endpoint: EndpointId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM retry_queue WHERE endpoint_id = $1")
+        .bind(endpoint.get())
+        .fetch_one(p.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn queued_deliveries_of_a_deleted_endpoint_end_cancelled_once_caused_by_the_delete() {
+    // No dispatcher yet: every delivery waits in the queue.
+    let mut p = Pipeline::without_dispatchers().await;
+    let hooks = Hooks::start().await;
+    let kept = p
+        .register("crm", &hooks.url("/kept"), EndpointSpec::default())
+        .await;
+    let gone = p
+        .register("crm", &hooks.url("/gone"), EndpointSpec::default())
+        .await;
+    let later = p
+        .register("crm", &hooks.url("/later"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    let mut events = Vec::new();
+    for n in 0..40 {
+        events.push(
+            p.receive(&format!("queued-{n}"), "order.created", json!({ "n": n }))
+                .await,
+        );
+    }
+    let pending = DeliveryStatus::Pending.id();
+    for &event in &events {
+        for endpoint in [kept.id, gone.id, later.id] {
+            p.wait_status(event, endpoint, pending).await;
+        }
+    }
+    delete_in_request(&p, gone.id, "req-delete-gone").await;
+    p.wait_caught_up(projections::read_models::NAME).await;
+
+    // A sweep stopped part way (a dispatcher shut down or killed in the middle),
+    // then two at once: every delivery is cancelled exactly once.
+    let ledger = p.ledger.clone();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(30),
+        dispatcher::worker::cancel_deleted_endpoints_deliveries(&ledger, "stopped"),
+    )
+    .await;
+    let (a, b) = tokio::join!(
+        dispatcher::worker::cancel_deleted_endpoints_deliveries(&ledger, "first"),
+        dispatcher::worker::cancel_deleted_endpoints_deliveries(&ledger, "second"),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a + b <= 40, "{a} + {b}");
+    let cancelled = DeliveryStatus::Cancelled.id();
+    for &event in &events {
+        p.wait_status(event, gone.id, cancelled).await;
+        assert_eq!(
+            cancellations(&p, event, gone.id).await,
+            [(
+                Some(dispatcher::worker::DELETED_ENDPOINT_REASON.to_owned()),
+                "req-delete-gone".to_owned()
+            )]
+        );
+        assert_eq!(p.delivery(event, kept.id).await.unwrap().1, pending);
+    }
+    assert_eq!(queued_rows_of(&p, gone.id).await, 0);
+    assert_eq!(queued_rows_of(&p, kept.id).await, 40);
+    // Nothing is left for a later sweep.
+    assert_eq!(
+        dispatcher::worker::cancel_deleted_endpoints_deliveries(&ledger, "again")
+            .await
+            .unwrap(),
+        0
+    );
+
+    // A dispatcher sweeps when it starts: the other deleted endpoint's deliveries
+    // end cancelled, the live endpoint's are sent, and nothing reaches the deleted.
+    delete_in_request(&p, later.id, "req-delete-later").await;
+    p.wait_caught_up(projections::read_models::NAME).await;
+    let dispatcher = p.spawn_dispatcher(support::pipeline::test_config()).await;
+    p.dispatchers.push(dispatcher);
+    for &event in &events {
+        p.wait_status(event, later.id, cancelled).await;
+        p.wait_status(event, kept.id, DeliveryStatus::Succeeded.id())
+            .await;
+        assert_eq!(cancellations(&p, event, later.id).await.len(), 1);
+    }
+    assert_eq!(queued_rows_of(&p, later.id).await, 0);
+    assert_eq!(hooks.hits("/kept").len(), 40);
+    assert!(hooks.hits("/gone").is_empty());
+    assert!(hooks.hits("/later").is_empty());
+    p.stop().await;
+}

@@ -27,8 +27,14 @@
 //! the same `webhook-id` (at-least-once). On shutdown the loop stops claiming, lets
 //! in-flight attempts finish within the grace period, and abandons the rest to
 //! lease expiry.
+//!
+//! # Deleted endpoints
+//!
+//! Their rows are never claimed; a sweep when the dispatcher starts and every
+//! [`SWEEP_EVERY`] after cancels them (`deleted`).
 
 mod attempt;
+mod deleted;
 mod health;
 mod mapping;
 mod queue;
@@ -54,6 +60,9 @@ use crate::sender::{SendError, Sender};
 
 pub use attempt::attempt_outcome;
 pub(crate) use attempt::Due;
+pub use deleted::{
+    cancel_deleted_endpoints_deliveries, SweepError, REASON as DELETED_ENDPOINT_REASON, SWEEP_EVERY,
+};
 pub(crate) use queue::release as release_leases;
 pub(crate) use queue::Claimed;
 
@@ -191,6 +200,12 @@ pub async fn run_dispatcher_with(
         claimed.clone(),
         vacuum_stop.clone(),
     ));
+    // Queued deliveries of deleted endpoints: cancelled now and every SWEEP_EVERY.
+    let sweep = tokio::spawn(deleted::sweep_every(
+        ledger.clone(),
+        worker_id.clone(),
+        shutdown.clone(),
+    ));
     let slots = Arc::new(Slots {
         global: Arc::new(Semaphore::new(config.concurrency)),
         limit: config.concurrency,
@@ -277,6 +292,7 @@ pub async fn run_dispatcher_with(
     drain(&ctx, tasks).await;
     vacuum_stop.cancel();
     let _ = vacuum.await;
+    let _ = sweep.await;
     Ok(())
 }
 

@@ -145,7 +145,8 @@ pub enum DeliveryEvent {
         /// When it was skipped.
         skipped_at: DateTime<Utc>,
     },
-    /// An operator cancelled the delivery.
+    /// The delivery was cancelled: by the dispatcher when its endpoint was deleted
+    /// (reason `endpoint deleted`); the aggregate takes a `Cancel` from anyone.
     DeliveryCancelled {
         /// The delivery.
         delivery_id: DeliveryId,
@@ -153,7 +154,7 @@ pub enum DeliveryEvent {
         event_id: EventId,
         /// The endpoint delivered to.
         endpoint_id: EndpointId,
-        /// The operator's note.
+        /// Why (`endpoint deleted` when the dispatcher cancelled it).
         reason: Option<String>,
         /// When it was cancelled.
         cancelled_at: DateTime<Utc>,
