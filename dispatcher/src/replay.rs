@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use domain::delivery::{self, DeliveryCommand};
 use domain::metadata::CommandMetadata;
-use domain::status::DeliveryStatus;
+use domain::status::{DeliveryStatus, EndpointStatus};
 use domain::sync_job::{self, SyncJobCommand, JOB_DEAD_LETTER_REPLAY};
 use domain::values::{EventType, JobType};
 use domain::{DeliveryError, DeliveryId, EndpointId, EventId, SyncJobError, SyncJobId};
@@ -24,6 +24,10 @@ pub enum ReplayError {
     /// No delivery has this id.
     #[error("delivery {0} not found")]
     DeliveryNotFound(DeliveryId),
+    /// The delivery's endpoint was deleted: a requeued delivery could never be
+    /// sent (its dispatcher would cancel it again).
+    #[error("the delivery's endpoint {0} was deleted")]
+    EndpointDeleted(EndpointId),
     /// The delivery is neither dead-lettered nor cancelled.
     #[error("a {status} delivery cannot be requeued")]
     NotRequeueable {
@@ -50,7 +54,7 @@ pub enum ReplayError {
 }
 
 /// Which dead letters a bulk replay takes: every given criterion must match. Only
-/// open dead letters (not requeued since) are taken.
+/// open dead letters (not requeued since) of endpoints not deleted are taken.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReplayFilter {
     /// Only deliveries to this endpoint.
@@ -93,7 +97,8 @@ pub struct Requeued {
 }
 
 /// Puts one dead-lettered (or cancelled) delivery back in the queue, due now.
-/// `metadata` is the caller's (actor, request, correlation).
+/// `metadata` is the caller's (actor, request, correlation). A delivery to a
+/// deleted endpoint is refused ([`ReplayError::EndpointDeleted`]).
 #[tracing::instrument(skip_all, fields(%delivery_id), err)]
 pub async fn requeue(
     ledger: &Ledger,
@@ -102,12 +107,19 @@ pub async fn requeue(
     metadata: CommandMetadata,
 ) -> Result<Requeued, ReplayError> {
     let row = sqlx::query!(
-        "SELECT event_id, endpoint_id FROM webhook_deliveries WHERE id = $1",
+        "SELECT d.event_id, d.endpoint_id, e.status_id \
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE d.id = $1",
         delivery_id.get(),
     )
     .fetch_optional(ledger.pool())
     .await?
     .ok_or(ReplayError::DeliveryNotFound(delivery_id))?;
+    if row.status_id == EndpointStatus::Deleted.id() {
+        return Err(ReplayError::EndpointDeleted(EndpointId::new(
+            row.endpoint_id,
+        )));
+    }
     let target = Target {
         delivery_id,
         event_id: EventId::new(row.event_id),
@@ -235,8 +247,10 @@ async fn requeue_matches(
          FROM dead_letter dl \
          JOIN webhook_deliveries d ON d.id = dl.delivery_id \
          JOIN integration_events ev ON ev.id = dl.event_id AND ev.created_at = dl.event_created_at \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id \
          WHERE dl.requeued_at IS NULL \
            AND d.status_id = $5 \
+           AND e.status_id <> $7 \
            AND ($1::bigint IS NULL OR dl.endpoint_id = $1) \
            AND ($2::text IS NULL OR ev.event_type = $2) \
            AND ($3::timestamptz IS NULL OR dl.created_at >= $3) \
@@ -249,6 +263,7 @@ async fn requeue_matches(
         filter.to,
         DeliveryStatus::DeadLettered.id(),
         filter.event_id.map(EventId::get),
+        EndpointStatus::Deleted.id(),
     )
     .fetch_all(ledger.pool())
     .await?

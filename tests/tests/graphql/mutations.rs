@@ -356,6 +356,74 @@ async fn dead_letters_are_replayed_in_bulk_as_a_sync_job() {
 }
 
 #[tokio::test]
+async fn a_dead_letter_of_a_deleted_endpoint_is_neither_requeued_nor_replayed() {
+    let app = TestApp::spawn().await;
+    let key = app.issue_key(ADMIN).await;
+    let gone = register_endpoint(&app, &key, "crm", "https://crm.example.com/hook").await;
+    let live = register_endpoint(&app, &key, "crm", "https://crm2.example.com/hook").await;
+    projected(&app, "webhook_endpoints", gone.parse().unwrap()).await;
+    projected(&app, "webhook_endpoints", live.parse().unwrap()).await;
+    let event = receive_event(&app, "order.created", "erp").await;
+    projected(&app, "integration_events", event.get()).await;
+    let dead = schedule(&app, "erp", event, &gone).await;
+    attempt(&app, event, &gone, 500, 1).await;
+    schedule(&app, "erp", event, &live).await;
+    attempt(&app, event, &live, 500, 1).await;
+    app.wait_for("2 dead letters", || async {
+        app.count("SELECT count(*) FROM dead_letter WHERE requeued_at IS NULL")
+            .await
+            == 2
+    })
+    .await;
+    let deleted = ok(
+        &app,
+        &key,
+        "mutation($id: ID!) { deleteEndpoint(id: $id) { status } }",
+        json!({ "id": gone }),
+    )
+    .await;
+    assert_eq!(deleted["deleteEndpoint"]["status"], "DELETED");
+    app.wait_for("the delete projected", || async {
+        app.count(&format!(
+            "SELECT count(*) FROM webhook_endpoints WHERE id = {gone} AND status_id = 3"
+        ))
+        .await
+            == 1
+    })
+    .await;
+
+    // Requeued, it could never be sent: refused, with nothing appended.
+    let requeue = "mutation($id: ID!) { requeueDelivery(id: $id) { webhookId } }";
+    let error = fails(&app, &key, requeue, json!({ "id": dead.get().to_string() })).await;
+    assert_eq!(code(&error), "endpoint_deleted", "{error}");
+    // A bulk replay of every dead letter takes the live endpoint's alone.
+    let data = ok(
+        &app,
+        &key,
+        "mutation { replayDeadLetters { id } }",
+        json!({}),
+    )
+    .await;
+    let done = wait_job(
+        &app,
+        &key,
+        data["replayDeadLetters"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["progressTotal"], 1, "{done}");
+    let requeued = "SELECT aggregate_id FROM events WHERE event_type = 'DeliveryRequeued'";
+    let streams: Vec<String> = sqlx::query_scalar(requeued)
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        streams,
+        [domain::delivery::stream_id(event, live.parse().unwrap())]
+    );
+}
+
+#[tokio::test]
 async fn a_job_replay_dead_letters_answers_with_is_found_by_sync_job_before_it_is_projected() {
     // No projector: the job never reaches `sync_jobs`, as when the projector lags.
     let app = TestApp::spawn_without_projector().await;

@@ -125,6 +125,7 @@ fn replay_error(err: ReplayError) -> FieldError {
             not_found("delivery_not_found", format!("no delivery {id}"))
         }
         e @ ReplayError::NotRequeueable { .. } => conflict("delivery_not_requeueable", e),
+        e @ ReplayError::EndpointDeleted(_) => conflict("endpoint_deleted", e),
         ReplayError::Delivery(e) => delivery_error(e),
         other => ApiError::internal(other).into(),
     }
@@ -255,7 +256,8 @@ impl AdminMutations {
             .map_err(FieldError::into_graphql)
     }
 
-    /// Puts a dead-lettered (or cancelled) delivery back in the queue, due now.
+    /// Puts a dead-lettered (or cancelled) delivery back in the queue, due now;
+    /// not one whose endpoint was deleted (`endpoint_deleted`).
     #[graphql(guard = "ScopeGuard(Scope::DeliveriesWrite)")]
     async fn requeue_delivery(
         &self,
@@ -268,9 +270,9 @@ impl AdminMutations {
             .map_err(FieldError::into_graphql)
     }
 
-    /// Requeues every open dead letter matching the filter, as a
-    /// `dead_letter_replay` sync job; answers with the job at once (follow it with
-    /// `syncJob(id)`).
+    /// Requeues every open dead letter matching the filter (of endpoints not
+    /// deleted), as a `dead_letter_replay` sync job; answers with the job at once
+    /// (follow it with `syncJob(id)`).
     #[graphql(guard = "ScopeGuard(Scope::DeliveriesWrite).and(ScopeGuard(Scope::JobsWrite))")]
     async fn replay_dead_letters(
         &self,
