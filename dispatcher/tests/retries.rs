@@ -332,5 +332,13 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_its_deliveries_wait_unti
     hooks.set_default("/broken", Reply::Status(200));
     p.wait_status(event, endpoint.id, SUCCEEDED).await;
     assert_eq!(hooks.hits("/broken").len(), 5);
+    // The success ended the streak in the transaction that recorded it.
+    let failed: Option<i32> =
+        sqlx::query_scalar("SELECT failed_attempts FROM endpoint_health WHERE endpoint_id = $1")
+            .bind(endpoint.id.get())
+            .fetch_optional(p.pool())
+            .await
+            .unwrap();
+    assert_eq!(failed, None);
     p.stop().await;
 }

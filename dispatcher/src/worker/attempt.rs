@@ -14,6 +14,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
 use domain::cipher::EncryptedSecret;
+use domain::circuit::FailureStreak;
 use domain::delivery::{self, DeliveryCommand, DeliveryEvent};
 use domain::endpoint::{self, DisableReason, EndpointCommand};
 use domain::retry::{AttemptOutcome, RetryPolicy};
@@ -209,7 +210,9 @@ async fn record(
                 _ => None,
             });
             let recorded_ref = meta::event_ref("Delivery", &due.stream, sequence(last + 1));
-            after_record(ctx, row, due, &attempt, recorded_ref).await?;
+            // A success's end of the streak was committed with it (`Recorder`).
+            let streak_ended = attempt.outcome.endpoint_verdict() == Some(true);
+            after_record(ctx, row, due, &attempt, recorded_ref, streak_ended).await?;
             return Ok(next_due);
         }
     }
@@ -268,21 +271,27 @@ async fn record(
         }
     }
 
-    after_record(ctx, row, due, &attempt, recorded_ref).await?;
+    after_record(ctx, row, due, &attempt, recorded_ref, false).await?;
     Ok(next_due)
 }
 
-/// What follows a recorded attempt: the endpoint's failure streak, and disabling it
-/// on a 410 or when the circuit breaker trips.
+/// What follows a recorded attempt: the endpoint's failure streak (unless
+/// `streak_ended`: a success that ended it in its own transaction), and disabling
+/// it on a 410 or when the circuit breaker trips.
 async fn after_record(
     ctx: &Context,
     row: &Claimed,
     due: &Due,
     attempt: &Attempt,
     recorded_ref: String,
+    streak_ended: bool,
 ) -> Result<(), AttemptError> {
     let pool = ctx.ledger.pool();
-    let streak = health::record(pool, row.endpoint_id, &attempt.outcome, attempt.at).await?;
+    let streak = if streak_ended {
+        Some(FailureStreak::default())
+    } else {
+        health::record(pool, row.endpoint_id, &attempt.outcome, attempt.at).await?
+    };
     let now = ctx.ledger.services().now();
     let reason = if attempt.outcome.disables_endpoint() {
         Some(DisableReason::Gone)
@@ -360,7 +369,13 @@ async fn record_known(
             metadata: serde_json::to_value(metadata).unwrap_or_default(),
         })
         .collect();
-    match ctx.recorder.record(serialized, outcome).await {
+    // A success ends the endpoint's failure streak in the same transaction.
+    let healthy = matches!(
+        command,
+        DeliveryCommand::RecordAttempt { outcome, .. } if outcome.endpoint_verdict() == Some(true)
+    )
+    .then_some(row.endpoint_id);
+    match ctx.recorder.record(serialized, outcome, healthy).await {
         Ok(()) => Some(events),
         Err(err) => {
             tracing::debug!(error = %err, "recording with the known state failed; recording it the ordinary way");

@@ -6,6 +6,9 @@
 //! when it disables an endpoint itself (breaker, 410), so the first attempt after
 //! the enable starts afresh whatever the timing; the router also clears it on every
 //! `EndpointEnabled` (covering manual disables).
+//!
+//! A success recorded in a batch (`record::Recorder`) ends its streak in the
+//! batch's transaction instead of through [`record`].
 
 use chrono::{DateTime, Utc};
 use domain::circuit::FailureStreak;

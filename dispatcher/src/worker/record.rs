@@ -29,6 +29,8 @@ const WRITERS: usize = 2;
 struct Job {
     events: Vec<SerializedEvent>,
     outcome: Outcome,
+    /// The endpoint whose failure streak this attempt (a success) ends.
+    healthy: Option<i64>,
     reply: oneshot::Sender<Result<(), sqlx::Error>>,
 }
 
@@ -57,12 +59,14 @@ impl Recorder {
         Self { jobs }
     }
 
-    /// Appends `events` (one delivery's, of aggregate type `Delivery`) and applies
-    /// `outcome` to its queue row, in one transaction shared with other attempts.
+    /// Appends `events` (one delivery's, of aggregate type `Delivery`), applies
+    /// `outcome` to its queue row and ends the failure streak of the `healthy`
+    /// endpoint, in one transaction shared with other attempts.
     pub(crate) async fn record(
         &self,
         events: Vec<SerializedEvent>,
         outcome: Outcome,
+        healthy: Option<i64>,
     ) -> Result<(), sqlx::Error> {
         let (reply, answer) = oneshot::channel();
         let stopped = || sqlx::Error::PoolClosed;
@@ -70,6 +74,7 @@ impl Recorder {
             .send(Job {
                 events,
                 outcome,
+                healthy,
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -111,8 +116,22 @@ async fn commit(ledger: &Ledger, jobs: &[Job]) -> Result<(), sqlx::Error> {
         .flat_map(|job| job.events.iter().map(|e| ("Delivery", e)))
         .collect();
     let outcomes: Vec<Outcome> = jobs.iter().map(|job| job.outcome).collect();
+    // Sorted, so that concurrent batches lock the rows they share in one order.
+    let mut healthy: Vec<i64> = jobs.iter().filter_map(|job| job.healthy).collect();
+    healthy.sort_unstable();
+    healthy.dedup();
     let mut tx = ledger.pool().begin().await?;
     store::group_commit::insert_events(&mut tx, &events).await?;
     queue::apply_outcomes(&mut tx, &outcomes).await?;
+    if !healthy.is_empty() {
+        // The successes end their endpoints' failure streaks (an absent row is no
+        // streak), once for the batch rather than a statement per attempt.
+        sqlx::query!(
+            "DELETE FROM endpoint_health WHERE endpoint_id = ANY($1)",
+            &healthy
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await
 }
