@@ -167,7 +167,8 @@ status_enum!(
         Succeeded,
         /// Given up; waits in the dead-letter queue.
         DeadLettered,
-        /// Cancelled by an operator; may be requeued.
+        /// Cancelled, as the queued deliveries of a deleted endpoint are (by the
+        /// dispatcher; a requeue is refused with `endpoint_deleted`).
         Cancelled,
     }
 );

@@ -90,7 +90,10 @@ export type DeliveryFilter = {
 
 /** Status of a delivery (`domain_delivery_status`). */
 export type DeliveryStatus =
-  /** Cancelled by an operator; may be requeued. */
+  /**
+   * Cancelled, as the queued deliveries of a deleted endpoint are (by the
+   * dispatcher; a requeue is refused with `endpoint_deleted`).
+   */
   | 'CANCELLED'
   /** Given up; waits in the dead-letter queue. */
   | 'DEAD_LETTERED'
