@@ -297,6 +297,15 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_its_deliveries_wait_unti
         .await
         .unwrap()
     };
+    let failed_attempts = || async {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT failed_attempts FROM endpoint_health WHERE endpoint_id = $1",
+        )
+        .bind(endpoint.id.get())
+        .fetch_optional(p.pool())
+        .await
+        .unwrap()
+    };
     wait_for("the breaker to trip", Duration::from_secs(20), || async {
         (endpoint_row().await == Some((disabled, Some("circuit_breaker".to_owned())))).then_some(())
     })
@@ -321,24 +330,14 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_its_deliveries_wait_unti
         endpoint_row().await,
         Some((EndpointStatus::Active.id(), None))
     );
-    let failed: Option<i32> =
-        sqlx::query_scalar("SELECT failed_attempts FROM endpoint_health WHERE endpoint_id = $1")
-            .bind(endpoint.id.get())
-            .fetch_optional(p.pool())
-            .await
-            .unwrap();
+    let failed = failed_attempts().await;
     assert!(failed.unwrap_or(0) <= 1, "{failed:?}");
 
     hooks.set_default("/broken", Reply::Status(200));
     p.wait_status(event, endpoint.id, SUCCEEDED).await;
     assert_eq!(hooks.hits("/broken").len(), 5);
     // The success ended the streak in the transaction that recorded it.
-    let failed: Option<i32> =
-        sqlx::query_scalar("SELECT failed_attempts FROM endpoint_health WHERE endpoint_id = $1")
-            .bind(endpoint.id.get())
-            .fetch_optional(p.pool())
-            .await
-            .unwrap();
+    let failed = failed_attempts().await;
     assert_eq!(failed, None);
     p.stop().await;
 }

@@ -296,6 +296,24 @@ async fn a_key_is_issued_once_authenticates_and_is_revoked() {
     .await;
 }
 
+/// Schedules the delivery of `event` (from `erp`) to `endpoint` and fails its one
+/// attempt with a 500: a dead letter.
+async fn dead_letter(app: &TestApp, event: domain::EventId, endpoint: &str) -> domain::DeliveryId {
+    let delivery = schedule(app, "erp", event, endpoint).await;
+    attempt(app, event, endpoint, 500, 1).await;
+    delivery
+}
+
+/// Waits until `n` dead letters are open (not requeued).
+async fn wait_open_dead_letters(app: &TestApp, n: i64) {
+    app.wait_for(&format!("{n} dead letters"), || async {
+        app.count("SELECT count(*) FROM dead_letter WHERE requeued_at IS NULL")
+            .await
+            == n
+    })
+    .await;
+}
+
 async fn wait_job(app: &TestApp, key: &str, id: &str) -> Value {
     let finished =
         format!("SELECT count(*) FROM sync_jobs WHERE id = {id} AND finished_at IS NOT NULL");
@@ -316,15 +334,9 @@ async fn dead_letters_are_replayed_in_bulk_as_a_sync_job() {
     for _ in 0..2 {
         let event = receive_event(&app, "order.created", "erp").await;
         projected(&app, "integration_events", event.get()).await;
-        schedule(&app, "erp", event, &endpoint).await;
-        attempt(&app, event, &endpoint, 500, 1).await;
+        dead_letter(&app, event, &endpoint).await;
     }
-    app.wait_for("2 dead letters", || async {
-        app.count("SELECT count(*) FROM dead_letter WHERE requeued_at IS NULL")
-            .await
-            == 2
-    })
-    .await;
+    wait_open_dead_letters(&app, 2).await;
 
     let data = ok(
         &app,
@@ -365,16 +377,9 @@ async fn a_dead_letter_of_a_deleted_endpoint_is_neither_requeued_nor_replayed() 
     projected(&app, "webhook_endpoints", live.parse().unwrap()).await;
     let event = receive_event(&app, "order.created", "erp").await;
     projected(&app, "integration_events", event.get()).await;
-    let dead = schedule(&app, "erp", event, &gone).await;
-    attempt(&app, event, &gone, 500, 1).await;
-    schedule(&app, "erp", event, &live).await;
-    attempt(&app, event, &live, 500, 1).await;
-    app.wait_for("2 dead letters", || async {
-        app.count("SELECT count(*) FROM dead_letter WHERE requeued_at IS NULL")
-            .await
-            == 2
-    })
-    .await;
+    let dead = dead_letter(&app, event, &gone).await;
+    dead_letter(&app, event, &live).await;
+    wait_open_dead_letters(&app, 2).await;
     let deleted = ok(
         &app,
         &key,
