@@ -136,7 +136,7 @@ async fn rebuild_locked(
     let (parked, _) = crate::subscription::control(pool, NAME).await?;
     let resumed = prepare_shadow(pool).await?;
     let shadow = ReadModels::into_schema(SHADOW_CHECKPOINT, SHADOW_SCHEMA);
-    let mut cursor = shadow_cursor(pool).await?;
+    let mut cursor = crate::subscription::stored_checkpoint(pool, SHADOW_CHECKPOINT).await?;
     let mut done = 0u64;
     let mut total = count_events(pool).await?;
     // Reading and writing overlap: a reader on a connection of its own fetches the
@@ -263,16 +263,6 @@ async fn prepare_shadow(pool: &PgPool) -> Result<bool, sqlx::Error> {
     .await?;
     tx.commit().await?;
     Ok(false)
-}
-
-async fn shadow_cursor(pool: &PgPool) -> Result<Cursor, sqlx::Error> {
-    sqlx::query_as!(
-        Cursor,
-        r#"SELECT (tx_id::text)::bigint AS "tx_id!", position FROM subscription_checkpoints WHERE name = $1"#,
-        SHADOW_CHECKPOINT,
-    )
-    .fetch_one(pool)
-    .await
 }
 
 async fn count_events(pool: &PgPool) -> Result<u64, sqlx::Error> {

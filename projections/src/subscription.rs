@@ -338,6 +338,11 @@ pub async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error
     )
     .execute(pool)
     .await?;
+    stored_checkpoint(pool, name).await
+}
+
+/// The cursor of the checkpoint row `name` (`RowNotFound` when it has none).
+pub(crate) async fn stored_checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
     sqlx::query_as!(
         Cursor,
         r#"SELECT (tx_id::text)::bigint AS "tx_id!", position FROM subscription_checkpoints WHERE name = $1"#,
