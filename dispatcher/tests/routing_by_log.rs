@@ -657,3 +657,70 @@ async fn queued_deliveries_of_a_deleted_endpoint_end_cancelled_once_caused_by_th
     assert!(hooks.hits("/later").is_empty());
     p.stop().await;
 }
+
+#[tokio::test]
+async fn a_sweep_whose_database_sessions_are_killed_under_it_cancels_each_delivery_once() {
+    let p = Pipeline::without_dispatchers().await;
+    let hooks = Hooks::start().await;
+    let gone = p
+        .register("crm", &hooks.url("/gone"), EndpointSpec::default())
+        .await;
+    p.publish("order.created", "crm", ".").await;
+    let mut events = Vec::new();
+    for n in 0..100 {
+        events.push(
+            p.receive(&format!("killed-{n}"), "order.created", json!({ "n": n }))
+                .await,
+        );
+    }
+    for &event in &events {
+        p.wait_status(event, gone.id, DeliveryStatus::Pending.id())
+            .await;
+    }
+    delete_in_request(&p, gone.id, "req-delete").await;
+    p.wait_caught_up(projections::read_models::NAME).await;
+
+    // While the sweep runs, every other session of the database is terminated, five
+    // times (the sweep's, the projector's and the router's alike), as when
+    // PostgreSQL restarts under it.
+    let mut killer = <sqlx::PgConnection as sqlx::Connection>::connect(&p.db.url)
+        .await
+        .unwrap();
+    let ledger = p.ledger.clone();
+    let sweep = tokio::spawn(async move {
+        dispatcher::worker::cancel_deleted_endpoints_deliveries(&ledger, "killed").await
+    });
+    let mut killed = 0;
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        killed += sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+        )
+        .fetch_one(&mut killer)
+        .await
+        .unwrap();
+    }
+    assert!(killed > 0);
+    // Cut off by the first kill on this machine (a terminated session's error).
+    let _ = sweep.await.unwrap();
+
+    // Later sweeps finish the work; none cancels a delivery twice.
+    support::pipeline::wait_for(
+        "the queue of the deleted endpoint to empty",
+        std::time::Duration::from_secs(30),
+        || async {
+            let _ =
+                dispatcher::worker::cancel_deleted_endpoints_deliveries(&p.ledger, "again").await;
+            (queued_rows_of(&p, gone.id).await == 0).then_some(())
+        },
+    )
+    .await;
+    for &event in &events {
+        p.wait_status(event, gone.id, DeliveryStatus::Cancelled.id())
+            .await;
+        assert_eq!(cancellations(&p, event, gone.id).await.len(), 1);
+    }
+    assert!(hooks.hits("/gone").is_empty());
+    p.stop().await;
+}
